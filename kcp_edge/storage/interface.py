@@ -27,6 +27,7 @@ import enum
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from types import TracebackType
 from typing import NamedTuple, NewType, Protocol
 
 Revision = NewType("Revision", int)
@@ -167,7 +168,12 @@ class Watch(Protocol):
 
     def __enter__(self) -> Watch: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class Store(Protocol):
