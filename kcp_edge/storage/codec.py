@@ -32,7 +32,8 @@ from kcp_edge.storage.interface import EventType, KeyValue, Revision
 FORMAT_VERSION = b"1"
 
 _REV = struct.Struct(">Q")
-_LATEST = struct.Struct(">QQB")
+LATEST = struct.Struct(">QQB")
+"""Header of a ``keys`` record (the get fast path unpacks it directly)."""
 _LOG = struct.Struct(">BQQH")
 
 FLAG_LIVE = 0
@@ -61,24 +62,24 @@ class Latest(NamedTuple):
 
 
 def encode_latest(mod_revision: int, create_revision: int, value: bytes) -> bytes:
-    return _LATEST.pack(mod_revision, create_revision, FLAG_LIVE) + value
+    return LATEST.pack(mod_revision, create_revision, FLAG_LIVE) + value
 
 
 def encode_tombstone(mod_revision: int) -> bytes:
-    return _LATEST.pack(mod_revision, 0, FLAG_TOMBSTONE)
+    return LATEST.pack(mod_revision, 0, FLAG_TOMBSTONE)
 
 
 def decode_latest(raw: bytes) -> Latest:
-    mod, create, flags = _LATEST.unpack_from(raw)
-    return Latest(Revision(mod), Revision(create), flags == FLAG_TOMBSTONE, raw[_LATEST.size :])
+    mod, create, flags = LATEST.unpack_from(raw)
+    return Latest(Revision(mod), Revision(create), flags == FLAG_TOMBSTONE, raw[LATEST.size :])
 
 
 def latest_kv(key: bytes, raw: bytes) -> KeyValue | None:
     """The live version in a ``keys`` record, None for a tombstone (the get fast path)."""
-    mod, create, flags = _LATEST.unpack_from(raw)
+    mod, create, flags = LATEST.unpack_from(raw)
     if flags == FLAG_TOMBSTONE:
         return None
-    return KeyValue(key, raw[_LATEST.size :], create, mod)
+    return KeyValue(key, raw[LATEST.size :], create, mod)
 
 
 def latest_mod_revision(raw: bytes) -> int:

@@ -19,6 +19,8 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -54,6 +56,9 @@ from kcp_edge.storage.writer import DEFAULT_MAX_BATCH, GroupCommitWriter
 log = logging.getLogger(__name__)
 
 _64BIT = sys.maxsize > 2**32
+_unpack_latest = codec.LATEST.unpack_from
+_LATEST_SIZE = codec.LATEST.size
+_new_tuple = tuple.__new__  # KeyValue(...) without NamedTuple's Python-level __new__
 _COMPACT_CHUNK = 2000
 
 
@@ -116,45 +121,43 @@ def _is_disk_full(exc: lmdb.Error, path: Path) -> bool:
 class _ReadGate:
     """Readers pass freely, except while the writer resizes the map (which needs zero readers).
 
-    `enter`/`leave` are plain methods, not a context manager: they sit on every get.
+    It sits on every get, so readers take no lock: each announces itself by appending to a
+    deque (append and pop are atomic), then checks the resize flag. The writer sets the flag,
+    then waits until the deque is empty. Under the interpreter lock these steps are sequentially
+    consistent, so either the reader sees the flag and backs off, or the writer sees the reader
+    and waits. Resizes are rare (the map doubles), so the writer may simply poll.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._readers = 0
+        self._active: deque[None] = deque()
         self._resizing = False
+        self._resized = threading.Condition(threading.Lock())
 
     def enter(self) -> None:
-        lock = self._lock
-        lock.acquire()
-        try:
-            while self._resizing:
-                self._cond.wait()
-            self._readers += 1
-        finally:
-            lock.release()
+        active = self._active
+        while True:
+            active.append(None)
+            if not self._resizing:
+                return
+            active.pop()
+            with self._resized:
+                while self._resizing:
+                    self._resized.wait()
 
     def leave(self) -> None:
-        lock = self._lock
-        lock.acquire()
-        self._readers -= 1
-        if self._resizing and not self._readers:
-            self._cond.notify_all()
-        lock.release()
+        self._active.pop()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self._lock:
-            self._resizing = True
-            while self._readers:
-                self._cond.wait()
+        self._resizing = True
         try:
+            while self._active:
+                time.sleep(0.0005)
             yield
         finally:
-            with self._lock:
+            with self._resized:
                 self._resizing = False
-                self._cond.notify_all()
+                self._resized.notify_all()
 
 
 class LmdbStore:
@@ -491,7 +494,7 @@ class LmdbStore:
         return None if record.type is EventType.DELETE else record.kv()
 
     def get(self, key: bytes, *, revision: int = 0) -> KeyValue | None:
-        if revision == 0:  # the hot path: no key check (a bad key is simply absent), no wrappers
+        if revision == 0:  # the hot path: inlined, no key check (a bad key is simply absent)
             if self._closed:
                 raise StoreClosedError("the store is closed")
             if not 0 < len(key) <= MAX_KEY_BYTES:
@@ -503,7 +506,12 @@ class LmdbStore:
                     raw = txn.get(key, db=self._keys)
             finally:
                 gate.leave()
-            return None if raw is None else codec.latest_kv(key, raw)
+            if raw is None:
+                return None
+            mod, create, flags = _unpack_latest(raw)
+            if flags == codec.FLAG_TOMBSTONE:
+                return None
+            return _new_tuple(KeyValue, (key, raw[_LATEST_SIZE:], create, mod))
         _check_key(key)
         with self._read() as txn:
             raw = txn.get(key, db=self._keys)

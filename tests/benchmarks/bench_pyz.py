@@ -42,7 +42,8 @@ POLL_SECONDS = 0.01
 READY_TIMEOUT = 60.0
 IDLE_SECONDS = 2.0
 GOAL_SIZE_MB = 15.0
-GOAL_READY_S = 2.0  # performance-anchors.md Part C: "<2 s to ready is a fair goal"
+GOAL_FIRST_READY_S = 2.0  # performance-anchors.md Part C: "<2 s to ready is a fair goal"
+GOAL_WARM_READY_S = 1.0  # the foundation issue: warm launch to /readyz under 1 s
 GOAL_RSS_MB = 60.0
 
 
@@ -266,20 +267,26 @@ def main() -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
 
-        compare("first run to /readyz", first_pyz.ready_s, first_venv.ready_s, "s", GOAL_READY_S)
+        compare(
+            "first run to /readyz",
+            first_pyz.ready_s,
+            first_venv.ready_s,
+            "s",
+            GOAL_FIRST_READY_S,
+        )
         compare(
             f"warm run to /readyz (med/{args.runs})",
             statistics.median(r.ready_s for r in warm_pyz),
             statistics.median(r.ready_s for r in warm_venv),
             "s",
-            GOAL_READY_S,
+            GOAL_WARM_READY_S,
         )
         compare(
             "warm, PYTHONDONTWRITEBYTECODE=1",
             statistics.median(r.ready_s for r in nobytecode),
             statistics.median(r.ready_s for r in warm_venv),
             "s",
-            GOAL_READY_S,
+            GOAL_WARM_READY_S,
         )
         rss_pyz = [r.rss_mb for r in warm_pyz if r.rss_mb is not None]
         rss_venv = [r.rss_mb for r in warm_venv if r.rss_mb is not None]
