@@ -200,6 +200,7 @@ class LmdbStore:
             raise StorageError(f"cannot open the store at {path}: {exc}") from exc
         self._rev = Revision(current)
         self._compact_rev = Revision(compact)
+        self._page_size = int(self._env.stat()["psize"])
         self._gate = _ReadGate()
         self._broadcaster = Broadcaster()
         self._writer: GroupCommitWriter[_Op, _Res] = GroupCommitWriter(
@@ -249,24 +250,53 @@ class LmdbStore:
     def _apply_batch(
         self, ops: Sequence[_Op]
     ) -> tuple[list[_Res | StorageError], Callable[[], None]]:
-        """Writer thread: apply ``ops`` in one transaction and commit (sync) once."""
+        """Writer thread: apply ``ops`` in one transaction and commit (sync) once.
+
+        A transaction that fails is aborted with the reader gate held: py-lmdb waits for every
+        in-flight LMDB call to finish before a write transaction's abort, so a steady stream of
+        readers would otherwise starve it.
+        """
         while True:
+            txn = self._env.begin(write=True)
             try:
-                with self._env.begin(write=True) as txn:
-                    results, events, rev, compact = self._apply_in(txn, ops)
-                break
+                results, events, rev, compact = self._apply_in(txn, ops)
+                txn.commit()
             except lmdb.MapFullError as exc:
+                self._abort(txn)
                 self._grow(exc)
+                continue
             except lmdb.Error as exc:
+                self._abort(txn)
                 if _is_disk_full(exc, Path(self._options.path)):
                     raise StorageFullError(f"the disk holding the store is full: {exc}") from exc
                 raise StorageError(f"storage write failed: {exc}") from exc
+            except BaseException:
+                self._abort(txn)
+                raise
+            break
         self._rev = rev
         if compact > self._compact_rev:
             self._compact_rev = Revision(compact)
+        self._grow_ahead()
         return results, lambda: self._broadcaster.publish(events)
 
-    def _grow(self, cause: lmdb.Error) -> None:
+    def _abort(self, txn: lmdb.Transaction[bytes]) -> None:
+        with self._gate.exclusive():
+            txn.abort()  # a no-op if a failed commit already ended it
+
+    def _grow_ahead(self) -> None:
+        """Double the map once it is three quarters used, so batches rarely hit MapFull."""
+        info = self._env.info()
+        used = (info["last_pgno"] + 1) * self._page_size
+        if used * 4 > self._map_size * 3:
+            limit = self._options.max_map_size
+            if limit is None or self._map_size < limit:
+                try:
+                    self._grow(None)
+                except StorageError as exc:  # the batch is committed; MapFull will retry later
+                    log.warning("could not grow the storage map ahead of need: %s", exc)
+
+    def _grow(self, cause: lmdb.Error | None) -> None:
         new_size = self._map_size * 2
         limit = self._options.max_map_size
         if limit is not None and self._map_size >= limit:

@@ -473,3 +473,33 @@ def test_a_full_store_refuses_writes_clearly_and_stays_readable(open_store: Stor
     assert store.current_revision == rev
     with store.watch(b"/r/", after_revision=rev - 1) as watch:
         assert [e.kv.key for e in _drain(watch, 1)] == [acked[-1]]
+
+
+def test_reads_from_many_threads_stay_correct_while_the_map_grows(
+    open_store: StoreFactory,
+) -> None:
+    store = open_store(initial_map_size=1 << 20)
+    store.create(b"/r/fixed", b"fixed")
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            kv = store.get(b"/r/fixed")
+            if kv is None or kv.value != b"fixed":
+                failures.append(f"get saw {kv!r}")
+            if store.list(b"/r/fixed").items[0].value != b"fixed":
+                failures.append("list lost the key")
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        futures = [store.submit(WriteOp.create(b"/g/%06d" % i, b"x" * 2048)) for i in range(4000)]
+        assert all(f.result().succeeded for f in futures)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert failures == []
+    assert store.count(b"/g/") == 4000
