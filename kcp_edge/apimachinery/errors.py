@@ -1,0 +1,173 @@
+"""The API error tree: every failure a client sees, with the apiserver's exact wording.
+
+Why this module exists: kubectl prints ``Error from server (<reason>): <message>`` and client-go
+decides retries from ``reason`` and ``code``, so the registry and handlers raise `StatusError`
+with the same code, reason, message and details that ``k8s.io/apimachinery/pkg/api/errors``
+builds (NewNotFound, NewAlreadyExists, NewConflict, NewInvalid, NewBadRequest, NewForbidden,
+NewMethodNotSupported, NewGone/NewResourceExpired, NewRequestEntityTooLargeError, ...). Only
+``kcp_edge/server/status.py`` turns them into HTTP responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+CONTINUE_EXPIRED_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter, or use the continue token in "
+    "this response to retrieve the remainder of the results. Continuing with the provided "
+    "token results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list."
+)
+
+
+class StatusError(Exception):
+    """A failure answered with a Kubernetes ``Status`` (``details`` None: no details field)."""
+
+    def __init__(
+        self,
+        *,
+        code: int,
+        reason: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+
+def _details(name: str, group: str, kind: str) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    details["kind"] = kind
+    return details
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def not_found(resource: str, name: str, *, group: str = "") -> StatusError:
+    return StatusError(
+        code=404,
+        reason="NotFound",
+        message=f'{_qualified(resource, group)} "{name}" not found',
+        details=_details(name, group, resource),
+    )
+
+
+def already_exists(resource: str, name: str, *, group: str = "") -> StatusError:
+    return StatusError(
+        code=409,
+        reason="AlreadyExists",
+        message=f'{_qualified(resource, group)} "{name}" already exists',
+        details=_details(name, group, resource),
+    )
+
+
+def conflict(resource: str, name: str, reason_text: str, *, group: str = "") -> StatusError:
+    return StatusError(
+        code=409,
+        reason="Conflict",
+        message=f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": '
+        f"{reason_text}",
+        details=_details(name, group, resource),
+    )
+
+
+MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+
+
+def stale_update(resource: str, name: str, *, group: str = "") -> StatusError:
+    return conflict(resource, name, MODIFIED, group=group)
+
+
+def invalid(
+    kind: str, name: str, causes: Sequence[Mapping[str, str]], *, group: str = ""
+) -> StatusError:
+    """422: ``causes`` are ``{"reason", "message", "field"}`` as in ``details.causes``."""
+    messages = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
+    text = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+    details = _details(name, group, kind)
+    details["causes"] = [dict(c) for c in causes]
+    return StatusError(
+        code=422,
+        reason="Invalid",
+        message=f'{kind}.{group} "{name}" is invalid: {text}'
+        if group
+        else f'{kind} "{name}" is invalid: {text}',
+        details=details,
+    )
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(code=400, reason="BadRequest", message=message, details={})
+
+
+def forbidden(resource: str, name: str, why: str, *, group: str = "") -> StatusError:
+    target = f'{_qualified(resource, group)} "{name}"' if name else _qualified(resource, group)
+    return StatusError(
+        code=403,
+        reason="Forbidden",
+        message=f"{target} is forbidden: {why}",
+        details=_details(name, group, resource),
+    )
+
+
+def method_not_supported(resource: str, action: str, *, group: str = "") -> StatusError:
+    return StatusError(
+        code=405,
+        reason="MethodNotAllowed",
+        message=f'{action} is not supported on resources of kind "{_qualified(resource, group)}"',
+        details=_details("", group, resource),
+    )
+
+
+def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> StatusError:
+    return StatusError(
+        code=415,
+        reason="UnsupportedMediaType",
+        message=f"the body of the request was in an unknown format - accepted media types "
+        f"include: {', '.join(accepted)}",
+        details={},
+    )
+
+
+def expired(message: str) -> StatusError:
+    return StatusError(code=410, reason="Expired", message=message, details={})
+
+
+def too_old_resource_version(requested: int, oldest: int) -> StatusError:
+    return expired(f"too old resource version: {requested} ({oldest})")
+
+
+def request_entity_too_large(limit: int) -> StatusError:
+    return StatusError(
+        code=413,
+        reason="RequestEntityTooLarge",
+        message=f"Request entity too large: limit is {limit}",
+        details={},
+    )
+
+
+def timeout(message: str) -> StatusError:
+    return StatusError(code=504, reason="Timeout", message=message, details={})
+
+
+def internal(message: str) -> StatusError:
+    return StatusError(
+        code=500, reason="InternalError", message=f"Internal error occurred: {message}", details={}
+    )
+
+
+def service_unavailable(message: str) -> StatusError:
+    return StatusError(code=503, reason="ServiceUnavailable", message=message, details={})

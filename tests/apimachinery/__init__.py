@@ -1,0 +1,1 @@
+"""Tests of kcp_edge.apimachinery: pure functions checked against upstream behaviour."""
