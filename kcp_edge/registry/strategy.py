@@ -1,0 +1,79 @@
+"""Per-kind rules the generic store applies: status split, generation, defaults on create.
+
+Why this module exists: the generic store (``store.py``) is the same for every kind, as
+``k8s.io/apiserver/pkg/registry/generic/registry/store.go`` is; what differs per kind lives in a
+small strategy, as ``pkg/registry/<group>/<kind>/strategy.go`` does upstream: whether the kind
+has a status subresource (then a main-resource update keeps the old status and ``/status``
+changes only the status), whether it tracks ``metadata.generation`` (kinds with a ``spec``), and
+what a new object gets (a namespace starts ``Active`` with the ``kubernetes`` finalizer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kcp_edge.registry.kinds import ResourceKind
+
+Obj = dict[str, Any]
+
+
+def _no_defaults(_obj: Obj) -> None:
+    return None
+
+
+def _namespace_defaults(obj: Obj) -> None:
+    obj["spec"] = {"finalizers": ["kubernetes"]}
+    obj["status"] = {"phase": "Active"}
+    labels = obj["metadata"].setdefault("labels", {})
+    labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+
+def _secret_defaults(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strategy:
+    has_status: bool = False
+    """A ``status`` subresource: the main resource cannot change status, and vice versa."""
+    tracks_generation: bool = False
+    """``metadata.generation`` starts at 1 and grows with every change outside metadata/status."""
+    on_create: Callable[[Obj], None] = _no_defaults
+    """Defaults for a new object (after metadata is stamped)."""
+    return_deleted_object: bool = False
+    """Answer a delete with the object (namespaces) rather than a success Status."""
+    spec_finalizers: bool = False
+    """``spec.finalizers`` hold the deletion too (namespaces: ``kubernetes``, via /finalize)."""
+
+    def finalized(self, obj: Obj) -> bool:
+        """Whether nothing holds the object's deletion any more."""
+        if obj.get("metadata", {}).get("finalizers"):
+            return False
+        return not (self.spec_finalizers and obj.get("spec", {}).get("finalizers"))
+
+
+_STRATEGIES: dict[tuple[str, str], Strategy] = {
+    ("", "namespaces"): Strategy(
+        has_status=True,
+        on_create=_namespace_defaults,
+        return_deleted_object=True,
+        spec_finalizers=True,
+    ),
+    ("", "secrets"): Strategy(on_create=_secret_defaults),
+    ("", "resourcequotas"): Strategy(has_status=True),
+    ("certificates.k8s.io", "certificatesigningrequests"): Strategy(has_status=True),
+}
+
+
+def strategy_for(kind: ResourceKind) -> Strategy:
+    found = _STRATEGIES.get((kind.group, kind.resource))
+    if found is not None:
+        return found
+    return Strategy(has_status="status" in kind.subresources)
+
+
+def spec_of(obj: Obj) -> Obj:
+    """Everything the generation counts: the object without metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
