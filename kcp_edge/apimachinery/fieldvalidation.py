@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Any
 
 import orjson
 
@@ -223,73 +223,57 @@ class _Pairs:
         self.items = items
 
 
-_Frame: TypeAlias = "tuple[Iterator[tuple[Any, Any]], _Node, str, set[str] | None, bool]"
 _CONTAINERS = (dict, list, _Pairs)
-
-
-def _frame(value: Any, node: _Node, path: str, pairs: bool) -> _Frame | None:
-    """The walk of ``value`` under ``node``, or None when nothing there can be reported."""
-    kind = node.kind
-    if kind == _LEAF or (node.trivial and not pairs):
-        return None
-    kind_of_value = type(value)
-    if kind_of_value is list:
-        return (enumerate(value), node, path, None, True) if kind in (_LIST, _ANY) else None
-    if kind == _LIST:
-        return None
-    if kind_of_value is dict:
-        return iter(value.items()), node, path, None, False
-    if kind_of_value is _Pairs:
-        return iter(value.items), node, path, set(), False
-    return None
+MAX_DEPTH = 256
+"""Nesting below which nothing is checked (Go checks to 10000; no real object gets near)."""
 
 
 def _events(value: Any, root: _Node, *, map_keys: bool = True) -> list[tuple[str, str]]:
     """``(UNKNOWN|DUPLICATE, path)`` in the order Go's decoder meets them (depth first).
 
-    A `_Pairs` tree (a raw body) is checked for repeated keys too, and everywhere, as Go's
-    decoder reads every object except opaque ones; a decoded tree only where a field can be
-    unknown. Iterative, so that deep bodies cannot exhaust Python's recursion limit.
+    A `_Pairs` tree (a raw body) is checked for repeated keys too, everywhere but in opaque
+    nodes, as Go's decoder does; a decoded tree is walked only where a field can be unknown.
     """
     out: list[tuple[str, str]] = []
     pairs = type(value) is _Pairs
-    first = _frame(value, root, "", pairs)
-    stack = [first] if first is not None else []
-    while stack:
-        entries, node, prefix, seen, is_list = stack[-1]
-        deeper: _Frame | None = None
-        if is_list:
+
+    def walk(value: Any, node: _Node, prefix: str, depth: int) -> None:
+        kind = node.kind
+        if type(value) is list:
             item_node = node.child or _ANY_NODE
-            for index, item in entries:
-                if type(item) in _CONTAINERS:  # scalars: nothing to report below
-                    deeper = _frame(item, item_node, f"{prefix}[{index}]", pairs)
-                    if deeper is not None:
-                        break
+            if kind == _STRUCT or item_node.kind == _LEAF or (item_node.trivial and not pairs):
+                return
+            for index, item in enumerate(value):
+                if type(item) in _CONTAINERS and depth < MAX_DEPTH:
+                    walk(item, item_node, f"{prefix}[{index}]", depth + 1)
+            return
+        if kind == _LIST:
+            return
+        seen: set[str] | None = None
+        if type(value) is _Pairs:
+            entries, seen = value.items, set()
         else:
-            struct = node.kind == _STRUCT
-            fields, preserve = node.fields, node.preserve
-            for key, item in entries:
-                child: _Node | None = fields.get(key) if struct else node.child
-                if child is None:
-                    if struct and not preserve:
-                        out.append((UNKNOWN, f"{prefix}.{key}" if prefix else key))
-                        continue
-                    child = _ANY_NODE
-                elif not pairs and (child.trivial or type(item) not in _CONTAINERS):
+            entries = value.items()
+        struct, fields, preserve = kind == _STRUCT, node.fields, node.preserve
+        for key, item in entries:
+            child: _Node | None = fields.get(key) if struct else node.child
+            if child is None:
+                if struct and not preserve:
+                    out.append((UNKNOWN, f"{prefix}.{key}" if prefix else key))
                     continue
-                path = f"{prefix}.{key}" if prefix else key
-                if seen is not None:
-                    if key in seen:
-                        out.append((DUPLICATE, path))
-                    seen.add(key)
-                if type(item) in _CONTAINERS:
-                    deeper = _frame(item, child, path if map_keys or struct else prefix, pairs)
-                    if deeper is not None:
-                        break
-        if deeper is None:
-            stack.pop()
-        else:
-            stack.append(deeper)
+                child = _ANY_NODE
+            elif not pairs and (child.trivial or type(item) not in _CONTAINERS):
+                continue
+            path = f"{prefix}.{key}" if prefix else key
+            if seen is not None:
+                if key in seen:
+                    out.append((DUPLICATE, path))
+                seen.add(key)
+            if child.kind != _LEAF and type(item) in _CONTAINERS and depth < MAX_DEPTH:
+                walk(item, child, path if map_keys or struct else prefix, depth + 1)
+
+    if type(value) in _CONTAINERS and root.kind != _LEAF and (pairs or not root.trivial):
+        walk(value, root, "", 0)
     return out
 
 

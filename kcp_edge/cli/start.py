@@ -44,7 +44,7 @@ from kcp_edge.auth.pki import (
     required_names,
 )
 from kcp_edge.cli.kubeconfig import base_url, read_user_token, server_host, write_admin_kubeconfig
-from kcp_edge.server.app import build_app
+from kcp_edge.cli.wiring import server_app
 from kcp_edge.storage import LmdbOptions, LmdbStore, StorageError
 from kcp_edge.storage.compactor import Compactor
 
@@ -158,7 +158,7 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
         raise StartError(str(exc)) from exc
     except OSError as exc:
         raise StartError(f"cannot write the admin credentials: {exc}") from exc
-    app = build_app(store=store, authenticator=token)
+    app = server_app(store=store, authenticator=token)
     config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
     if signals.received:
         return 0

@@ -9,18 +9,33 @@ lifespan only tells ``/readyz`` when the application is up.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from kcp_edge.auth import TokenAuthenticator
+from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server import version
+from kcp_edge.server.api import API
 from kcp_edge.server.authn import AuthenticationMiddleware
+from kcp_edge.server.discovery import Discovery
 from kcp_edge.server.health import Health
+from kcp_edge.server.resources import ResourceHandler
 from kcp_edge.server.status import exception_handlers
 from kcp_edge.storage.interface import Store
+
+
+class Controller(Protocol):
+    """A background loop the server starts with the application and cancels on shutdown."""
+
+    async def run(self) -> None: ...
 
 
 class _Lifespan:
@@ -28,8 +43,15 @@ class _Lifespan:
 
     def __init__(self, app: Starlette) -> None:
         self.health: Health = app.state.health
+        self.controllers: list[Controller] = app.state.controllers
+        self.startup: list[Callable[[], Awaitable[None]]] = app.state.startup
+        self.tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> None:
+        for step in self.startup:
+            await step()
+        for controller in self.controllers:
+            self.tasks.append(asyncio.create_task(controller.run()))
         self.health.ready = True
 
     async def __aexit__(
@@ -39,12 +61,31 @@ class _Lifespan:
         tb: TracebackType | None,
     ) -> None:
         self.health.ready = False
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def build_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
-    """The kcp-edge application over an open ``store``."""
+def build_app(
+    *,
+    store: Store,
+    authenticator: TokenAuthenticator,
+    catalog: Catalog,
+    objects: ObjectStore,
+    discovery: Discovery,
+    controllers: Sequence[Controller] = (),
+    startup: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Starlette:
+    """The kcp-edge application over an open ``store``.
+
+    ``startup`` steps run in order before the server reports ready; ``controllers`` run beside
+    it until shutdown.
+    """
     health = Health()
-    routes: list[BaseRoute] = [*health.routes(), *version.ROUTES]
+    api = API(resources=ResourceHandler(catalog=catalog, objects=objects), discovery=discovery)
+    routes: list[BaseRoute] = [*health.routes(), *version.ROUTES, *api.routes()]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(AuthenticationMiddleware, authenticator=authenticator)],
@@ -53,4 +94,8 @@ def build_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
     )
     app.state.health = health
     app.state.store = store
+    app.state.catalog = catalog
+    app.state.objects = objects
+    app.state.controllers = list(controllers)
+    app.state.startup = list(startup)
     return app

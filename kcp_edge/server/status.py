@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
+from kcp_edge.apimachinery.errors import StatusError
+
 log = logging.getLogger(__name__)
 
 JSON_MEDIA_TYPE = "application/json"
@@ -42,24 +44,6 @@ _REASONS = {
     503: "ServiceUnavailable",
     504: "Timeout",
 }
-
-
-class StatusError(Exception):
-    """Raise from a handler to answer with a ``Status`` (``details`` None: no details field)."""
-
-    def __init__(
-        self,
-        *,
-        code: int,
-        reason: str,
-        message: str,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
 
 
 def status_body(

@@ -1,0 +1,274 @@
+"""GET of one object, LIST with paging and selectors, and WATCH as a stream of JSON lines.
+
+Why this module exists: reads are the hot path and carry most of the protocol subtleties
+(``k8s.io/apiserver/pkg/endpoints/handlers/get.go`` and ``watch.go``): stored bytes go to the
+socket without re-encoding; lists are one consistent snapshot across pages, never
+``"items": null``; a watch from "now" (resourceVersion unset or 0) starts with synthetic ADDED
+events, ``sendInitialEvents=true`` ends them with the ``k8s.io/initial-events-end`` bookmark
+(client-go >= 0.35 and kubectl >= 1.35 wait for it), and a watch that is too old ends with an
+ERROR event carrying a 410 ``Status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from kcp_edge.apimachinery import errors, tables
+from kcp_edge.registry import codec
+from kcp_edge.registry.kinds import ResourceKind
+from kcp_edge.registry.store import ObjectStore
+from kcp_edge.server.negotiation import table_content_type, table_version
+from kcp_edge.server.requestinfo import RequestInfo
+from kcp_edge.server.status import status_body
+from kcp_edge.storage import EventType, WatchExpiredError
+from kcp_edge.storage.interface import Event
+
+JSON = "application/json"
+Filter = Callable[[dict[str, Any]], bool]
+
+BOOKMARK_INTERVAL_SECONDS = 60.0
+MAX_WATCH_SECONDS = 1800.0
+
+
+def _int_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name, "")
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.bad_request(f'invalid {name}: "{raw}"') from None
+    if value < 0:
+        raise errors.bad_request(f"{name} must not be negative")
+    return value
+
+
+def resource_version_param(request: Request) -> int:
+    raw = request.query_params.get("resourceVersion", "")
+    if raw in ("", "0"):
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version: "{raw}"') from None
+    if value <= 0:
+        raise errors.bad_request(f'invalid resource version: "{raw}"')
+    return value
+
+
+def _include_object(request: Request) -> str:
+    return request.query_params.get("includeObject", "") or tables.INCLUDE_METADATA
+
+
+def _table(
+    kind: ResourceKind,
+    items: list[bytes],
+    request: Request,
+    version: str,
+    *,
+    list_metadata: dict[str, Any] | None = None,
+    no_headers: bool = False,
+) -> bytes:
+    try:
+        table = tables.table_for(
+            kind.qualified,
+            [orjson.loads(item) for item in items],
+            now=datetime.now(timezone.utc),
+            include_object=_include_object(request),
+            list_metadata=list_metadata,
+            no_headers=no_headers,
+        )
+    except tables.TableError as exc:
+        raise errors.bad_request(str(exc)) from None
+    table["apiVersion"] = f"meta.k8s.io/{version}"
+    return orjson.dumps(table)
+
+
+def get_object(
+    objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
+) -> Response:
+    body = objects.get_raw(kind, info.cluster, info.namespace, info.name)
+    version = table_version(request)
+    if version is not None:
+        return Response(
+            _table(kind, [body], request, version), media_type=table_content_type(version)
+        )
+    return Response(body, media_type=JSON)
+
+
+def list_body(kind: ResourceKind, items: list[bytes], revision: int, token: str | None) -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if token:
+        meta["continue"] = token
+    head = orjson.dumps(
+        {"kind": kind.list_kind, "apiVersion": kind.group_version, "metadata": meta}
+    )
+    return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
+
+
+def list_objects(
+    objects: ObjectStore,
+    kind: ResourceKind,
+    info: RequestInfo,
+    request: Request,
+    keep: Filter | None,
+) -> Response:
+    limit = _int_param(request, "limit")
+    token = request.query_params.get("continue") or None
+    revision = resource_version_param(request)
+    match = request.query_params.get("resourceVersionMatch", "")
+    if match and match not in ("NotOlderThan", "Exact"):
+        raise errors.bad_request(f'invalid resourceVersionMatch: "{match}"')
+    # Exact reads at that revision; NotOlderThan (and unset) may read the latest, which is
+    # never older than any revision this server handed out.
+    at = revision if match == "Exact" else 0
+    page = objects.list(
+        kind,
+        info.cluster,
+        info.namespace,
+        limit=limit,
+        continue_token=token,
+        revision=at,
+        keep=keep,
+    )
+    version = table_version(request)
+    if version is not None:
+        meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+        body = _table(kind, page.items, request, version, list_metadata=meta)
+        return Response(body, media_type=table_content_type(version))
+    return Response(
+        list_body(kind, page.items, page.revision, page.continue_token), media_type=JSON
+    )
+
+
+def _event_line(kind: str, body: bytes) -> bytes:
+    return b'{"type":"' + kind.encode() + b'","object":' + body + b"}\n"
+
+
+def _bookmark(kind: ResourceKind, revision: int, *, initial_end: bool) -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if initial_end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    obj = {"kind": kind.kind, "apiVersion": kind.group_version, "metadata": meta}
+    return _event_line("BOOKMARK", orjson.dumps(obj))
+
+
+def _error_line(exc: errors.StatusError) -> bytes:
+    body = status_body(code=exc.code, reason=exc.reason, message=exc.message, details=exc.details)
+    return _event_line("ERROR", body)
+
+
+def _translate(event: Event, keep: Filter | None) -> bytes | None:
+    """One store event as a watch line, honouring selectors (objects leaving a selection are
+    DELETED for that watcher, objects entering it ADDED, as the apiserver's cacher does)."""
+    body = codec.with_resource_version(event.kv.value, event.revision)
+    if event.type is EventType.DELETE:
+        if keep is not None and not keep(orjson.loads(body)):
+            return None
+        return _event_line("DELETED", body)
+    kind = "ADDED" if event.is_create else "MODIFIED"
+    if keep is None:
+        return _event_line(kind, body)
+    now_in = keep(orjson.loads(body))
+    prev = event.prev_kv
+    was_in = (
+        keep(codec.decode(prev.value, prev.mod_revision))
+        if prev is not None
+        else not event.is_create
+    )
+    if now_in:
+        return _event_line("ADDED" if not was_in else kind, body)
+    if was_in and not event.is_create:
+        return _event_line("DELETED", body)
+    return None
+
+
+def watch_objects(
+    objects: ObjectStore,
+    kind: ResourceKind,
+    info: RequestInfo,
+    request: Request,
+    keep: Filter | None,
+) -> Response:
+    revision = resource_version_param(request)
+    send_initial = request.query_params.get("sendInitialEvents", "").lower() == "true"
+    if send_initial and request.query_params.get("resourceVersionMatch") != "NotOlderThan":
+        raise errors.StatusError(
+            code=422,
+            reason="Invalid",
+            message="resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+            "resourceVersionMatch to NotOlderThan",
+            details={},
+        )
+    bookmarks = request.query_params.get("allowWatchBookmarks", "").lower() == "true"
+    timeout = float(_int_param(request, "timeoutSeconds") or MAX_WATCH_SECONDS)
+
+    initial: list[bytes] = []
+    if revision == 0 or send_initial:
+        page = objects.list(kind, info.cluster, info.namespace, keep=keep)
+        initial = [_event_line("ADDED", item) for item in page.items]
+        after = page.revision if revision == 0 else max(revision, page.revision)
+        if send_initial:
+            initial.append(_bookmark(kind, after, initial_end=True))
+    else:
+        after = revision
+    watch = objects.watch(kind, info.cluster, info.namespace, after)
+    version = table_version(request)
+    headers_sent = False
+
+    def render(line: bytes) -> bytes:
+        """As a Table event when a Table was asked for (headers on the first one only)."""
+        nonlocal headers_sent
+        if version is None or b'"type":"ERROR"' in line[:20] or b'"BOOKMARK"' in line[:20]:
+            return line
+        event = orjson.loads(line)
+        table = _table(
+            kind, [orjson.dumps(event["object"])], request, version, no_headers=headers_sent
+        )
+        headers_sent = True
+        return _event_line(event["type"], table)
+
+    async def stream() -> AsyncIterator[bytes]:
+        deadline = time.monotonic() + timeout
+        last = after
+        try:
+            if initial:
+                yield b"".join(render(line) for line in initial)
+            events = watch.__aiter__()
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                wait = min(remaining, BOOKMARK_INTERVAL_SECONDS) if bookmarks else remaining
+                try:
+                    event = await asyncio.wait_for(events.__anext__(), wait)
+                except asyncio.TimeoutError:
+                    if bookmarks and time.monotonic() < deadline:
+                        yield _bookmark(kind, last, initial_end=False)
+                    continue
+                except StopAsyncIteration:
+                    return
+                except WatchExpiredError as exc:
+                    yield _error_line(
+                        errors.too_old_resource_version(exc.last_revision, exc.last_revision)
+                    )
+                    return
+                last = event.revision
+                line = _translate(event, keep)
+                if line is not None:
+                    yield render(line)
+        finally:
+            watch.close()
+
+    media = table_content_type(version) if version else JSON
+    return StreamingResponse(stream(), media_type=media)
