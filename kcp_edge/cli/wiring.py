@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from kcp_edge.auth import TokenAuthenticator
 from kcp_edge.controllers.bootstrap import DEFAULT_ORG, ROOT, ensure_default_namespace
+from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
 from kcp_edge.registry.builtin import BUILTIN_KINDS
 from kcp_edge.registry.catalog import Catalog
@@ -31,7 +32,10 @@ def server_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
         catalog=catalog,
         objects=objects,
         discovery=Discovery(catalog=catalog, documents=openapi_documents()),
-        controllers=[NamespaceLifecycle(catalog=catalog, objects=objects)],
+        controllers=[
+            NamespaceLifecycle(catalog=catalog, objects=objects),
+            GarbageCollector(catalog=catalog, objects=objects),
+        ],
         startup=[
             lambda: ensure_default_namespace(catalog, objects, ROOT),
             lambda: ensure_default_namespace(catalog, objects, DEFAULT_ORG),

@@ -19,6 +19,7 @@ class Catalog:
     def __init__(self, builtins: Sequence[ResourceKind]) -> None:
         self._builtins = tuple(builtins)
         self._by_resource = {(k.group, k.version, k.resource): k for k in builtins}
+        self._by_storage_id = {k.storage_id: k for k in builtins}
         namespaces = self._by_resource.get(("", "v1", "namespaces"))
         if namespaces is None:
             raise ValueError("the catalog must serve core/v1 namespaces")
@@ -27,6 +28,10 @@ class Catalog:
     def lookup(self, cluster: str, group: str, version: str, resource: str) -> ResourceKind | None:
         del cluster  # every logical cluster serves the built-ins (CRDs: later)
         return self._by_resource.get((group, version, resource))
+
+    def by_storage_id(self, storage_id: int) -> ResourceKind | None:
+        """The kind whose objects are stored under ``storage_id`` (watch events name only keys)."""
+        return self._by_storage_id.get(storage_id)
 
     def kinds(self, cluster: str) -> Sequence[ResourceKind]:
         del cluster
