@@ -21,7 +21,7 @@ from kcp_edge.apimachinery import errors
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, revision_of
 from kcp_edge.registry.strategy import Obj, strategy_for
-from kcp_edge.server import bodies, patching
+from kcp_edge.server import bodies, fieldchecks, patching
 from kcp_edge.server.reads import list_body
 from kcp_edge.server.requestinfo import RequestInfo
 
@@ -77,28 +77,30 @@ async def create(
 ) -> Response:
     if info.name:
         raise errors.method_not_supported(kind.resource, "create", group=kind.group)
-    obj = bodies.decode_object(
-        await bodies.read_body(request),
-        bodies.media_type(request),
-        api_version=kind.group_version,
-        kind=kind.kind,
+    mode = fieldchecks.directive(request, "create")
+    raw = await bodies.read_body(request)
+    media = bodies.media_type(request)
+    obj = bodies.decode_object(raw, media, api_version=kind.group_version, kind=kind.kind)
+    warnings = fieldchecks.check_object(
+        kind, obj, raw=raw if media == bodies.JSON else None, mode=mode, verb="create"
     )
     _check_type(kind, obj)
     _check_namespace(kind, info, obj)
     created = await objects.create(
         kind, info.cluster, info.namespace, obj, dry_run=dry_run(request)
     )
-    return _respond(created, 201)
+    return fieldchecks.with_warnings(_respond(created, 201), warnings)
 
 
 async def update(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
-    obj = bodies.decode_object(
-        await bodies.read_body(request),
-        bodies.media_type(request),
-        api_version=kind.group_version,
-        kind=kind.kind,
+    mode = fieldchecks.directive(request, "update")
+    raw = await bodies.read_body(request)
+    media = bodies.media_type(request)
+    obj = bodies.decode_object(raw, media, api_version=kind.group_version, kind=kind.kind)
+    warnings = fieldchecks.check_object(
+        kind, obj, raw=raw if media == bodies.JSON else None, mode=mode, verb="update"
     )
     _check_type(kind, obj)
     _check_namespace(kind, info, obj)
@@ -117,7 +119,7 @@ async def update(
         dry_run=dry_run(request),
         expected_revision=revision_of,
     )
-    return _respond(updated)
+    return fieldchecks.with_warnings(_respond(updated), warnings)
 
 
 async def patch(
@@ -125,7 +127,19 @@ async def patch(
 ) -> Response:
     media = bodies.media_type(request)
     raw = await bodies.read_body(request)
-    apply = patching.patcher(kind, media, raw, request)
+    mode = fieldchecks.directive(request, "patch")
+    patch_with = patching.patcher(kind, media, raw, request)
+    warnings: list[str] = []
+
+    def apply(obj: Obj) -> Obj:
+        patched = patch_with(obj)
+        if not isinstance(patched, dict):
+            raise errors.internal("a patch function returned no object")
+        warnings[:] = fieldchecks.check_patched(
+            kind, patched, patch=raw, patch_type=media, mode=mode
+        )
+        return patched
+
     updated = await objects.update(
         kind,
         info.cluster,
@@ -136,7 +150,7 @@ async def patch(
         dry_run=dry_run(request),
         expected_revision=revision_of,
     )
-    return _respond(updated)
+    return fieldchecks.with_warnings(_respond(updated), warnings)
 
 
 async def _delete_options(request: Request) -> dict[str, Any]:

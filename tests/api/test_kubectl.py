@@ -237,3 +237,18 @@ def test_get_watch_prints_changes_until_the_timeout(kubectl: Kubectl) -> None:
     out = lines(done.stdout)
     assert out[0] == "NAME DATA AGE"
     assert re.fullmatch(r"w1 0 \d+s", out[1])
+
+
+def test_unknown_fields_are_refused_by_strict_validation(kubectl: Kubectl, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\nbogus: 1\n")
+    done = kubectl("create", "-f", str(bad), check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f'Error from server (BadRequest): error when creating "{bad}": ConfigMap in version "v1" '
+        'cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus"'
+    )
+    assert kubectl("get", "cm", "bad", check=False).returncode == 1  # nothing was written
+    warned = kubectl("create", "-f", str(bad), "--validate=warn")
+    assert 'Warning: unknown field "bogus"' in warned.stderr
+    assert warned.stdout.strip() == "configmap/bad created"
