@@ -1,35 +1,59 @@
-"""Which representation a client asked for: plain JSON or a server-side printed Table.
+"""Which representation a client asked for: the object, a Table, or only its metadata.
 
 Why this module exists: ``kubectl get`` asks for ``application/json;as=Table;v=v1;g=meta.k8s.io``
-first and falls back to the plain list (and then prints only NAME and AGE). The apiserver picks
-the first Accept clause it can serve (``k8s.io/apiserver/pkg/endpoints/handlers/negotiation``);
-the answer's Content-Type names the Table it sent.
+first and falls back to the plain list (and then prints only NAME and AGE); metadata-only
+clients (controller-runtime's metadata informers, garbage collectors) ask for
+``as=PartialObjectMetadata`` / ``PartialObjectMetadataList``. The apiserver serves the first
+Accept clause it can (``k8s.io/apiserver/pkg/endpoints/handlers/negotiation``); the answer's
+Content-Type names the transformation it applied.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from starlette.requests import Request
 
-TABLE_VERSIONS = ("v1", "v1beta1")
+VERSIONS = ("v1", "v1beta1")
+TABLE = "Table"
+PARTIAL = "PartialObjectMetadata"
+_AS = {"Table": TABLE, "PartialObjectMetadata": PARTIAL, "PartialObjectMetadataList": PARTIAL}
 
 
-def table_version(request: Request) -> str | None:
-    """ "v1" or "v1beta1" if the first servable Accept clause is a Table; else None (JSON)."""
+class Representation(NamedTuple):
+    kind: str
+    """`TABLE` or `PARTIAL`."""
+    version: str
+    """meta.k8s.io version: v1 or v1beta1."""
+
+
+def representation(request: Request) -> Representation | None:
+    """The transformation of the first servable Accept clause; None for the plain object."""
     accept = request.headers.get("accept", "")
     for clause in accept.split(","):
         media, *params = (part.strip() for part in clause.split(";"))
         values = dict(p.split("=", 1) for p in params if "=" in p)
         if media not in ("application/json", "*/*", "application/*"):
             continue
-        if values.get("as") == "Table" and values.get("g") == "meta.k8s.io":
-            if values.get("v") in TABLE_VERSIONS:
-                return values["v"]
-            continue
-        if "as" in values:
-            continue  # another transformation we do not serve (PartialObjectMetadata...)
-        return None
+        wanted = values.get("as")
+        if wanted is None:
+            return None
+        if wanted in _AS and values.get("g") == "meta.k8s.io" and values.get("v") in VERSIONS:
+            return Representation(_AS[wanted], values["v"])
     return None
 
 
+def table_version(request: Request) -> str | None:
+    found = representation(request)
+    return found.version if found is not None and found.kind == TABLE else None
+
+
+def content_type(found: Representation, *, listing: bool) -> str:
+    name = found.kind
+    if name == PARTIAL and listing:
+        name = "PartialObjectMetadataList"
+    return f"application/json;as={name};v={found.version};g=meta.k8s.io"
+
+
 def table_content_type(version: str) -> str:
-    return f"application/json;as=Table;v={version};g=meta.k8s.io"
+    return content_type(Representation(TABLE, version), listing=False)

@@ -25,7 +25,7 @@ from kcp_edge.apimachinery import errors, tables
 from kcp_edge.registry import codec
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.server.negotiation import table_content_type, table_version
+from kcp_edge.server.negotiation import PARTIAL, content_type, representation
 from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.server.status import status_body
 from kcp_edge.storage import EventType, WatchExpiredError
@@ -96,12 +96,24 @@ def get_object(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
     body = objects.get_raw(kind, info.cluster, info.namespace, info.name)
-    version = table_version(request)
-    if version is not None:
-        return Response(
-            _table(kind, [body], request, version), media_type=table_content_type(version)
-        )
-    return Response(body, media_type=JSON)
+    found = representation(request)
+    if found is None:
+        return Response(body, media_type=JSON)
+    if found.kind == PARTIAL:
+        partial = _partial(orjson.loads(body), found.version)
+        return Response(orjson.dumps(partial), media_type=content_type(found, listing=False))
+    return Response(
+        _table(kind, [body], request, found.version),
+        media_type=content_type(found, listing=False),
+    )
+
+
+def _partial(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": f"meta.k8s.io/{version}",
+        "metadata": obj.get("metadata", {}),
+    }
 
 
 def list_body(kind: ResourceKind, items: list[bytes], revision: int, token: str | None) -> bytes:
@@ -139,13 +151,22 @@ def list_objects(
         revision=at,
         keep=keep,
     )
-    version = table_version(request)
-    if version is not None:
+    found = representation(request)
+    if found is not None:
         meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
         if page.continue_token:
             meta["continue"] = page.continue_token
-        body = _table(kind, page.items, request, version, list_metadata=meta)
-        return Response(body, media_type=table_content_type(version))
+        if found.kind == PARTIAL:
+            partial = {
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": f"meta.k8s.io/{found.version}",
+                "metadata": meta,
+                "items": [_partial(orjson.loads(item), found.version) for item in page.items],
+            }
+            body = orjson.dumps(partial)
+        else:
+            body = _table(kind, page.items, request, found.version, list_metadata=meta)
+        return Response(body, media_type=content_type(found, listing=True))
     return Response(
         list_body(kind, page.items, page.revision, page.continue_token), media_type=JSON
     )
@@ -223,17 +244,20 @@ def watch_objects(
     else:
         after = revision
     watch = objects.watch(kind, info.cluster, info.namespace, after)
-    version = table_version(request)
+    found = representation(request)
     headers_sent = False
 
     def render(line: bytes) -> bytes:
-        """As a Table event when a Table was asked for (headers on the first one only)."""
+        """As the representation asked for (Table headers on the first event only)."""
         nonlocal headers_sent
-        if version is None or b'"type":"ERROR"' in line[:20] or b'"BOOKMARK"' in line[:20]:
+        if found is None or b'"type":"ERROR"' in line[:20] or b'"BOOKMARK"' in line[:20]:
             return line
         event = orjson.loads(line)
+        if found.kind == PARTIAL:
+            partial = _partial(event["object"], found.version)
+            return _event_line(event["type"], orjson.dumps(partial))
         table = _table(
-            kind, [orjson.dumps(event["object"])], request, version, no_headers=headers_sent
+            kind, [orjson.dumps(event["object"])], request, found.version, no_headers=headers_sent
         )
         headers_sent = True
         return _event_line(event["type"], table)
@@ -270,5 +294,5 @@ def watch_objects(
         finally:
             watch.close()
 
-    media = table_content_type(version) if version else JSON
+    media = content_type(found, listing=False) if found is not None else JSON
     return StreamingResponse(stream(), media_type=media)

@@ -222,3 +222,25 @@ def _token(server: KcpServer) -> str:
         if "token:" in line:
             return line.split("token:", 1)[1].strip().strip('"')
     raise AssertionError("no token in the kubeconfig")
+
+
+def test_metadata_only_clients_get_partial_object_metadata(
+    shared_kcp: KcpServer, core: client.CoreV1Api, namespace: str
+) -> None:
+    core.create_namespaced_config_map(namespace, cm("meta", k="v"))
+    headers = {
+        "Authorization": f"Bearer {_token(shared_kcp)}",
+        "Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+    }
+    path = f"/clusters/root:default/api/v1/namespaces/{namespace}/configmaps"
+    listed = https_request(shared_kcp.url, path, ca_file=shared_kcp.ca_file, headers=headers)
+    assert listed.headers["content-type"] == (
+        "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
+    )
+    body = json.loads(listed.body)
+    assert body["kind"] == "PartialObjectMetadataList"
+    assert [i["metadata"]["name"] for i in body["items"]] == ["meta"]
+    assert "data" not in body["items"][0]
+    headers["Accept"] = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+    one = https_request(shared_kcp.url, path + "/meta", ca_file=shared_kcp.ca_file, headers=headers)
+    assert json.loads(one.body)["kind"] == "PartialObjectMetadata"
