@@ -305,8 +305,9 @@ class ObjectStore:
             if result.succeeded:
                 meta["resourceVersion"] = str(result.revision)
                 return merged
-            if wanted:
-                raise errors.stale_update(kind.resource, name, group=kind.group)
+            # Raced by another write: read again and re-apply. A resourceVersion the client
+            # sent no longer matches then and is refused above; a patch is re-applied to the
+            # newer object, as GuaranteedUpdate does.
         raise errors.stale_update(kind.resource, name, group=kind.group)
 
     async def delete(

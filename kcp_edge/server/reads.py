@@ -11,7 +11,6 @@ ERROR event carrying a 410 ``Status``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -268,29 +267,28 @@ def watch_objects(
         try:
             if initial:
                 yield b"".join(render(line) for line in initial)
-            events = watch.__aiter__()
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
                 wait = min(remaining, BOOKMARK_INTERVAL_SECONDS) if bookmarks else remaining
                 try:
-                    event = await asyncio.wait_for(events.__anext__(), wait)
-                except asyncio.TimeoutError:
+                    batch = await watch.next_batch(wait)
+                except WatchExpiredError as exc:
+                    too_old = errors.too_old_resource_version(exc.last_revision, exc.last_revision)
+                    yield _error_line(too_old)
+                    return
+                if not batch:
+                    if watch.closed:
+                        return
                     if bookmarks and time.monotonic() < deadline:
                         yield _bookmark(kind, last, initial_end=False)
                     continue
-                except StopAsyncIteration:
-                    return
-                except WatchExpiredError as exc:
-                    yield _error_line(
-                        errors.too_old_resource_version(exc.last_revision, exc.last_revision)
-                    )
-                    return
-                last = event.revision
-                line = _translate(event, keep)
-                if line is not None:
-                    yield render(line)
+                last = batch[-1].revision
+                # One write for everything that arrived together, not one per event.
+                lines = [line for line in (_translate(e, keep) for e in batch) if line]
+                if lines:
+                    yield b"".join(render(line) for line in lines)
         finally:
             watch.close()
 

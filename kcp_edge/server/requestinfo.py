@@ -86,8 +86,10 @@ def parse(method: str, raw_path: str, query: dict[str, str]) -> RequestInfo:
         if len(segments) < 2:
             return nonresource
         group, rest = segments[1], segments[2:]
-    if not rest:
-        return nonresource  # /api or /apis/<group>: discovery
+    if not rest:  # /api or /apis/<group>: discovery
+        return RequestInfo(
+            cluster=cluster, path=path, verb=method.lower(), api_prefix=segments[0], group=group
+        )
     version, parts = rest[0], rest[1:]
     if not parts:
         return RequestInfo(

@@ -48,33 +48,33 @@ class _Subscription:
         self.overflowed = False
         self.closed = False
 
-    def push(self, events: list[Event]) -> bool:
-        """Called by the publisher. Returns False once the subscription is dead."""
+    def push(
+        self, events: list[Event]
+    ) -> tuple[bool, tuple[asyncio.AbstractEventLoop, asyncio.Event] | None]:
+        """Called by the publisher: (still alive?, the async waiter to wake, if any).
+
+        Waking async waiters is left to the publisher, which wakes each event loop once for
+        all its waiters instead of once per watch.
+        """
         with self._cond:
             if self.closed or self.overflowed:
-                return False
+                return False, None
             if len(self._events) + len(events) > self.limit:
                 self.overflowed = True
                 self._events.clear()
             else:
                 self._events.extend(events)
-            self._wake()
-            return not self.overflowed
-
-    def _wake(self) -> None:
-        self._cond.notify_all()
-        waiter = self._async_waiter
-        if waiter is not None:
-            self._async_waiter = None
-            loop, event = waiter
-            # The loop may be gone (its consumer abandoned the watch): nothing to wake then.
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(event.set)
+            self._cond.notify_all()
+            waiter, self._async_waiter = self._async_waiter, None
+            return not self.overflowed, waiter
 
     def close(self) -> None:
         with self._cond:
             self.closed = True
-            self._wake()
+            self._cond.notify_all()
+            waiter, self._async_waiter = self._async_waiter, None
+        if waiter is not None:
+            _wake_loops([waiter])
 
     def take(self, timeout: float | None) -> list[Event]:
         with self._cond:
@@ -97,6 +97,25 @@ class _Subscription:
         taken = list(self._events)
         self._events.clear()
         return taken
+
+
+def _wake_loops(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+    """Set each waiter's event from any thread: one call into each event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}
+    for loop, event in waiters:
+        by_loop.setdefault(loop, []).append(event)
+    for loop, events in by_loop.items():
+        if loop.is_closed():  # its consumers abandoned their watches: nothing to wake
+            continue
+        try:
+            loop.call_soon_threadsafe(_set_all, events)
+        except RuntimeError:
+            continue  # closed meanwhile
+
+
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
 
 
 class Broadcaster:
@@ -128,11 +147,19 @@ class Broadcaster:
         with self._lock:
             subs = list(self._subs)
         dead: list[_Subscription] = []
+        waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         for sub in subs:
             prefix = sub.prefix
             matching = [e for e in events if e.kv.key.startswith(prefix)] if prefix else events
-            if matching and not sub.push(matching):
+            if not matching:
+                continue
+            alive, waiter = sub.push(matching)
+            if waiter is not None:
+                waiters.append(waiter)
+            if not alive:
                 dead.append(sub)
+        if waiters:
+            _wake_loops(waiters)
         if dead:
             with self._lock:
                 self._subs = [s for s in self._subs if s not in dead]
@@ -166,6 +193,7 @@ class WatchStream:
         self._initial = initial
         self._history = history
         self._covered = start_revision  # every event <= this was delivered (or not ours)
+        self._wake_event = asyncio.Event()
 
     @property
     def start_revision(self) -> Revision:
@@ -234,6 +262,40 @@ class WatchStream:
         while not self.closed:
             yield from self.next_events()
         self._check_expired()
+
+    async def next_batch(self, timeout: float | None = None) -> list[Event]:
+        """Every event available now, waiting up to ``timeout`` s for one; [] on timeout.
+
+        The batch form lets an event-loop consumer write many events at once; it creates no
+        task per wait. Raises `WatchExpiredError` as iteration does; [] once closed.
+        """
+        replay = self._from_history()
+        if replay is not None:
+            return replay
+        loop = asyncio.get_running_loop()
+        wake = self._wake_event
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            live = self._sub.take_nowait_or_arm(loop, wake)
+            if live:
+                fresh = self._fresh(live)
+                if fresh:
+                    return fresh
+                continue
+            self._check_expired()
+            if self._sub.closed:
+                return []
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return []
+            if remaining is None:
+                await wake.wait()
+                continue
+            timer = loop.call_later(remaining, wake.set)
+            try:
+                await wake.wait()
+            finally:
+                timer.cancel()
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._aiter()

@@ -503,3 +503,20 @@ def test_reads_from_many_threads_stay_correct_while_the_map_grows(
             t.join()
     assert failures == []
     assert store.count(b"/g/") == 4000
+
+
+def test_next_batch_returns_everything_available_and_times_out_empty(store: Store) -> None:
+    async def main() -> tuple[list[bytes], list[bytes]]:
+        watch = store.watch(b"/r/", after_revision=0)
+        for i in range(3):
+            await write(store, WriteOp.create(f"/r/{i}".encode(), b"v"))
+        got = await watch.next_batch(5)
+        while len(got) < 3:
+            got += await watch.next_batch(5)
+        empty = await watch.next_batch(0.05)
+        watch.close()
+        return [e.kv.key for e in got], [e.kv.key for e in empty]
+
+    got, empty = asyncio.run(main())
+    assert got == [b"/r/0", b"/r/1", b"/r/2"]
+    assert empty == []
