@@ -403,8 +403,12 @@ def with_cluster(key: bytes, obj: Obj) -> Obj:
 
 def revision_of(obj: Obj) -> int:
     """The resourceVersion a client sent in ``obj``, as an int (0 if none)."""
-    raw = obj.get("metadata", {}).get("resourceVersion") or ""
-    if not raw:
+    return parse_revision(str(obj.get("metadata", {}).get("resourceVersion") or ""))
+
+
+def parse_revision(raw: str) -> int:
+    """A client's resourceVersion as a store revision; "" and "0" mean none (0)."""
+    if raw in ("", "0"):
         return 0
     try:
         value = int(raw)

@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from kcp_edge.apimachinery import errors, tables
 from kcp_edge.registry import codec
 from kcp_edge.registry.kinds import ResourceKind
-from kcp_edge.registry.store import ObjectStore
+from kcp_edge.registry.store import ObjectStore, parse_revision
 from kcp_edge.server.negotiation import PARTIAL, content_type, representation
 from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.server.status import status_body
@@ -51,16 +51,7 @@ def _int_param(request: Request, name: str) -> int:
 
 
 def resource_version_param(request: Request) -> int:
-    raw = request.query_params.get("resourceVersion", "")
-    if raw in ("", "0"):
-        return 0
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.bad_request(f'invalid resource version: "{raw}"') from None
-    if value <= 0:
-        raise errors.bad_request(f'invalid resource version: "{raw}"')
-    return value
+    return parse_revision(request.query_params.get("resourceVersion", ""))
 
 
 def _include_object(request: Request) -> str:

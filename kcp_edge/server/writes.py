@@ -72,20 +72,28 @@ def _check_namespace(kind: ResourceKind, info: RequestInfo, obj: Obj) -> None:
         )
 
 
+async def _read_object(
+    kind: ResourceKind, info: RequestInfo, request: Request, verb: str
+) -> tuple[Obj, list[str]]:
+    """The request's object, checked against the endpoint; with its field warnings."""
+    mode = fieldchecks.directive(request, verb)
+    raw = await bodies.read_body(request)
+    media = bodies.media_type(request)
+    obj = bodies.decode_object(raw, media, api_version=kind.group_version, kind=kind.kind)
+    warnings = fieldchecks.check_object(
+        kind, obj, raw=raw if media == bodies.JSON else None, mode=mode, verb=verb
+    )
+    _check_type(kind, obj)
+    _check_namespace(kind, info, obj)
+    return obj, warnings
+
+
 async def create(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
     if info.name:
         raise errors.method_not_supported(kind.resource, "create", group=kind.group)
-    mode = fieldchecks.directive(request, "create")
-    raw = await bodies.read_body(request)
-    media = bodies.media_type(request)
-    obj = bodies.decode_object(raw, media, api_version=kind.group_version, kind=kind.kind)
-    warnings = fieldchecks.check_object(
-        kind, obj, raw=raw if media == bodies.JSON else None, mode=mode, verb="create"
-    )
-    _check_type(kind, obj)
-    _check_namespace(kind, info, obj)
+    obj, warnings = await _read_object(kind, info, request, "create")
     created = await objects.create(
         kind, info.cluster, info.namespace, obj, dry_run=dry_run(request)
     )
@@ -95,15 +103,7 @@ async def create(
 async def update(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
-    mode = fieldchecks.directive(request, "update")
-    raw = await bodies.read_body(request)
-    media = bodies.media_type(request)
-    obj = bodies.decode_object(raw, media, api_version=kind.group_version, kind=kind.kind)
-    warnings = fieldchecks.check_object(
-        kind, obj, raw=raw if media == bodies.JSON else None, mode=mode, verb="update"
-    )
-    _check_type(kind, obj)
-    _check_namespace(kind, info, obj)
+    obj, warnings = await _read_object(kind, info, request, "update")
     body_name = obj["metadata"].get("name", "")
     if body_name != info.name:
         raise errors.bad_request(
