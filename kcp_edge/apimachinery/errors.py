@@ -110,7 +110,8 @@ def invalid(
 
 
 def bad_request(message: str) -> StatusError:
-    return StatusError(code=400, reason="BadRequest", message=message, details={})
+    """NewBadRequest: no details field at all."""
+    return StatusError(code=400, reason="BadRequest", message=message)
 
 
 def forbidden(resource: str, name: str, why: str, *, group: str = "") -> StatusError:
@@ -138,7 +139,6 @@ def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> Status
         reason="UnsupportedMediaType",
         message=f"the body of the request was in an unknown format - accepted media types "
         f"include: {', '.join(accepted)}",
-        details={},
     )
 
 
@@ -155,7 +155,6 @@ def request_entity_too_large(limit: int) -> StatusError:
         code=413,
         reason="RequestEntityTooLarge",
         message=f"Request entity too large: limit is {limit}",
-        details={},
     )
 
 

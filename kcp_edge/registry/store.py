@@ -31,7 +31,8 @@ from kcp_edge.storage import CompactedError, FutureRevisionError, InvalidContinu
 from kcp_edge.storage.aio import write
 from kcp_edge.storage.interface import Store, Watch
 
-_UPDATE_RETRIES = 16
+_UPDATE_RETRIES = 1000
+"""Writes racing an update are re-applied; this only bounds a pathological livelock."""
 CLUSTER_ANNOTATION = "kcp.io/cluster"
 """Set on objects listed or watched across workspaces (``/clusters/*``), as kcp does."""
 
@@ -205,6 +206,7 @@ class ObjectStore:
         else:
             meta.pop("generation", None)
         strategy.on_create(obj)
+        omit_empty(meta)
         if dry_run:
             return obj
         result = await write(
@@ -287,6 +289,7 @@ class ObjectStore:
             merged = self._merge_update(kind, old, new, subresource)
             validate_metadata(kind, merged)
             meta = merged["metadata"]
+            omit_empty(meta)
             if meta.get("deletionTimestamp") and strategy_for(kind).finalized(merged):
                 # The last finalizer is gone: the update completes the deletion.
                 if dry_run:
@@ -392,6 +395,17 @@ class ObjectStore:
             raise errors.stale_update(kind.resource, meta.get("name", ""), group=kind.group)
         meta["resourceVersion"] = str(result.revision)
         return DeleteResult(obj, finished=False)
+
+
+_OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def omit_empty(meta: dict[str, Any]) -> None:
+    """Drop empty metadata collections, as Go's omitempty does on every write (so a patch that
+    adds ``annotations: {}`` leaves no trace, and ``kubectl diff`` sees no change)."""
+    for field in _OMIT_EMPTY:
+        if field in meta and not meta[field]:
+            del meta[field]
 
 
 def with_cluster(key: bytes, obj: Obj) -> Obj:

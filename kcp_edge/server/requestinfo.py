@@ -52,7 +52,6 @@ def split_cluster(path: str) -> tuple[str, str]:
             code=400,
             reason="BadRequest",
             message=f'invalid cluster: "{cluster}" does not match the regex',
-            details={},
         )
     return cluster, "/" + tail
 

@@ -63,7 +63,9 @@ class ResourceHandler:
                 reason="MethodNotAllowed",
                 message=f'{verb} is not supported on resources of kind "{kind.qualified}" in '
                 "the `*` logical cluster",
-                details={},
+                details={"group": kind.group, "kind": kind.resource}
+                if kind.group
+                else {"kind": kind.resource},
             )
         _subresource_allowed(kind, info)
         if not info.subresource and verb not in kind.verbs:

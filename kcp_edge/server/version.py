@@ -73,5 +73,7 @@ async def version(_request: Request) -> Response:
 
 ROUTES: list[BaseRoute] = [
     Route("/version", version, methods=["GET"]),
+    Route("/version/", version, methods=["GET"]),
     Route("/clusters/{cluster}/version", version, methods=["GET"]),
+    Route("/clusters/{cluster}/version/", version, methods=["GET"]),
 ]

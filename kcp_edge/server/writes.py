@@ -59,7 +59,53 @@ def _check_type(kind: ResourceKind, obj: Obj) -> None:
     if metadata is None:
         obj["metadata"] = {}
     elif not isinstance(metadata, dict):
-        raise errors.bad_request("metadata must be an object")
+        raise _undecodable(kind, "metadata", metadata, "v1.ObjectMeta")
+    else:
+        _check_meta_types(kind, metadata)
+
+
+_GO_TYPES = {
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+_META_STRINGS = ("name", "generateName", "namespace", "uid", "resourceVersion")
+
+
+def _undecodable(kind: ResourceKind, field: str, value: Any, go_type: str) -> errors.StatusError:
+    """The apiserver's 400 for a body whose field has the wrong JSON type."""
+    got = _GO_TYPES.get(type(value), "value")
+    return errors.bad_request(
+        f'{kind.kind} in version "{kind.version}" cannot be handled as a {kind.kind}: json: '
+        f"cannot unmarshal {got} into Go struct field ObjectMeta.metadata.{field} of type "
+        f"{go_type}"
+    )
+
+
+def _check_meta_types(kind: ResourceKind, meta: dict[str, Any]) -> None:
+    """ObjectMeta fields must have their Go types, or nothing downstream can trust them."""
+    for field in _META_STRINGS:
+        value = meta.get(field)
+        if value is not None and not isinstance(value, str):
+            raise _undecodable(kind, field, value, "string")
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _undecodable(kind, field, value, "map[string]string")
+        for item in value.values():
+            if not isinstance(item, str):
+                raise _undecodable(kind, field, item, "string")
+    finalizers = meta.get("finalizers")
+    if finalizers is not None and (
+        not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers)
+    ):
+        raise _undecodable(kind, "finalizers", finalizers, "[]string")
 
 
 def _check_namespace(kind: ResourceKind, info: RequestInfo, obj: Obj) -> None:
