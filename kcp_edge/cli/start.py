@@ -105,6 +105,23 @@ class _Signals:
             self.server.should_exit = True
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending every watch stream as soon as shutdown begins.
+
+    uvicorn waits for open responses before it shuts down, and a watch stays open for many
+    minutes: without this, SIGTERM would wait the whole grace period for the watches and then
+    cancel them. Ending them first lets clients see a normal end of stream and reconnect.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
 def run_start(options: StartOptions) -> int:
     """Run the server until SIGTERM or Ctrl-C; the process exit code."""
     signals = _Signals()
@@ -162,7 +179,7 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
     config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
     if signals.received:
         return 0
-    server = uvicorn.Server(config)
+    server = _Server(config, on_exit=store.end_watches)
     signals.server = server
     print(
         f"kcp-edge serving on {url} ; admin kubeconfig: {options.kubeconfig_path}",

@@ -669,6 +669,10 @@ class LmdbStore:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def end_watches(self) -> None:
+        """End every open watch (their consumers see the end of the stream); writes go on."""
+        self._broadcaster.close_all()
+
     def close(self) -> None:
         if self._closed:
             return

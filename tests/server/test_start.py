@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import http.client
 import ipaddress
 import json
 import signal
@@ -17,6 +18,8 @@ import socket
 import ssl
 import stat
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -382,3 +385,33 @@ def test_python_dash_m() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("kcp-edge 0.1.0")
     assert sys.executable  # the same interpreter runs the server in every test
+
+
+def test_sigterm_ends_open_watches_at_once(tmp_path: Path) -> None:
+    """An open watch must not hold shutdown for the grace period."""
+    with running_kcp(tmp_path / "kcp", log=tmp_path / "kcp.log") as server:
+        token = admin_token(server.kubeconfig)
+        host, port = server.url.removeprefix("https://").rsplit(":", 1)
+        conn = http.client.HTTPSConnection(
+            host, int(port), context=tls_context(server.ca_file), timeout=30
+        )
+        conn.request(
+            "GET",
+            "/clusters/root/api/v1/namespaces/default/configmaps?watch=1",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        resp = conn.getresponse()
+        assert resp.status == 200
+        ended = threading.Event()
+
+        def drain() -> None:
+            resp.read()  # returns when the server ends the stream
+            ended.set()
+            conn.close()  # as kubectl does when its watch ends
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        started = time.monotonic()
+    # running_kcp sent SIGTERM and waited for a clean exit (code 0, no traceback).
+    assert ended.wait(5)
+    assert time.monotonic() - started < 5
