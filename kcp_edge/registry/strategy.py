@@ -46,6 +46,8 @@ class Strategy:
     """Answer a delete with the object (namespaces) rather than a success Status."""
     spec_finalizers: bool = False
     """``spec.finalizers`` hold the deletion too (namespaces: ``kubernetes``, via /finalize)."""
+    allow_unconditional_update: bool = True
+    """False: an update must carry the resourceVersion it read (leases: leader election)."""
 
     def finalized(self, obj: Obj) -> bool:
         """Whether nothing holds the object's deletion any more."""
@@ -63,6 +65,7 @@ _STRATEGIES: dict[tuple[str, str], Strategy] = {
     ),
     ("", "secrets"): Strategy(on_create=_secret_defaults),
     ("", "resourcequotas"): Strategy(has_status=True),
+    ("coordination.k8s.io", "leases"): Strategy(allow_unconditional_update=False),
     ("certificates.k8s.io", "certificatesigningrequests"): Strategy(has_status=True),
 }
 

@@ -116,6 +116,32 @@ def list_body(kind: ResourceKind, items: list[bytes], revision: int, token: str 
     return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
 
 
+def _list_options_invalid(field: str, detail: str) -> errors.StatusError:
+    return errors.StatusError(
+        code=422,
+        reason="Invalid",
+        message=f'ListOptions.meta.k8s.io "" is invalid: {field}: Forbidden: {detail}',
+        details={
+            "kind": "ListOptions",
+            "group": "meta.k8s.io",
+            "causes": [
+                {"reason": "FieldValueForbidden", "message": f"Forbidden: {detail}", "field": field}
+            ],
+        },
+    )
+
+
+def _validate_list_options(request: Request, match: str) -> None:
+    """``ValidateListOptions``: options that make no sense together are a 422."""
+    if match and not request.query_params.get("resourceVersion"):
+        raise _list_options_invalid(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )
+    if request.query_params.get("sendInitialEvents"):
+        raise _list_options_invalid("sendInitialEvents", "sendInitialEvents is forbidden for list")
+
+
 def list_objects(
     objects: ObjectStore,
     kind: ResourceKind,
@@ -124,11 +150,13 @@ def list_objects(
     keep: Filter | None,
 ) -> Response:
     limit = _int_param(request, "limit")
+    _int_param(request, "timeoutSeconds")  # decoded (and refused if malformed) like all options
     token = request.query_params.get("continue") or None
     revision = resource_version_param(request)
     match = request.query_params.get("resourceVersionMatch", "")
     if match and match not in ("NotOlderThan", "Exact"):
         raise errors.bad_request(f'invalid resourceVersionMatch: "{match}"')
+    _validate_list_options(request, match)
     # Exact reads at that revision; NotOlderThan (and unset) may read the latest, which is
     # never older than any revision this server handed out.
     at = revision if match == "Exact" else 0
@@ -233,7 +261,13 @@ def watch_objects(
             initial.append(_bookmark(kind, after, initial_end=True))
     else:
         after = revision
-    watch = objects.watch(kind, info.cluster, info.namespace, after)
+    try:
+        watch = objects.watch(kind, info.cluster, info.namespace, after)
+    except errors.StatusError as exc:
+        if exc.code != 410:
+            raise
+        # As the apiserver does: the stream opens (200) and its one event is the 410.
+        return Response(_error_line(exc), media_type=JSON)
     found = representation(request)
     headers_sent = False
 

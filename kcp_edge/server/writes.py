@@ -150,6 +150,20 @@ async def update(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
     obj, warnings = await _read_object(kind, info, request, "update")
+    if not strategy_for(kind).allow_unconditional_update and not revision_of(obj):
+        # The generic store names the resource here, not the kind (store.go Update).
+        raise errors.invalid(
+            kind.resource,
+            info.name,
+            [
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": "Invalid value: 0: must be specified for an update",
+                    "field": "metadata.resourceVersion",
+                }
+            ],
+            group=kind.group,
+        )
     body_name = obj["metadata"].get("name", "")
     if body_name != info.name:
         raise errors.bad_request(

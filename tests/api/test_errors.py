@@ -418,20 +418,10 @@ def test_an_invalid_list_parameter_is_a_bad_request(api: Api, query: str) -> Non
     expect_status(api.call("GET", api.path(query=query)), 400, "BadRequest")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge ignores an unparsable timeoutSeconds on a list (200); the apiserver decodes "
-    "every ListOptions parameter and answers 400 BadRequest",
-)
 def test_an_invalid_timeout_on_a_list_is_a_bad_request(api: Api) -> None:
     expect_status(api.call("GET", api.path(query="timeoutSeconds=abc")), 400, "BadRequest")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge serves the list (200); the apiserver validates ListOptions and answers 422 "
-    "Invalid: resourceVersionMatch needs a resourceVersion, sendInitialEvents needs a watch",
-)
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -509,12 +499,6 @@ def test_an_expired_continue_token_answer_carries_a_new_token(
     assert [i["metadata"]["name"] for i in json.loads(rest.body)["items"]][:2] == ["b", "c"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge answers a watch from a compacted resourceVersion with HTTP 410; the "
-    "apiserver answers 200 and then a single ERROR event holding the 410 Expired Status "
-    "('too old resource version: <asked> (<oldest>)'), and closes the stream",
-)
 def test_a_watch_from_a_compacted_version_is_an_error_event(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:

@@ -394,13 +394,6 @@ def test_replace_of_a_lease_with_a_stale_resource_version_is_a_conflict(
     assert coordination.read_namespaced_lease("l", namespace).spec.holder_identity == "b"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge applies a Lease update that carries no resourceVersion (200); leases do not "
-    "allow unconditional updates (AllowUnconditionalUpdate false), and the apiserver answers 422 "
-    '\'leases.coordination.k8s.io "l" is invalid: metadata.resourceVersion: Invalid value: 0: '
-    "must be specified for an update'",
-)
 def test_a_lease_update_needs_a_resource_version(
     api_client: client.ApiClient, namespace: str
 ) -> None:
