@@ -42,16 +42,22 @@ def _respond(obj: Obj, code: int = 200) -> Response:
 
 
 def _check_type(kind: ResourceKind, obj: Obj) -> None:
-    api_version = obj.get("apiVersion")
-    if api_version and api_version != kind.group_version:
+    """The body's type must be the endpoint's, worded as the decoder's transformDecodeError."""
+    api_version = obj.get("apiVersion") or kind.group_version
+    obj_kind = obj.get("kind") or kind.kind
+    if not isinstance(api_version, str) or not isinstance(obj_kind, str):
+        raise errors.bad_request("apiVersion and kind must be strings")
+    version = api_version.rsplit("/", 1)[-1]
+    prefix = f'{obj_kind} in version "{version}" cannot be handled as a {kind.kind}: '
+    if api_version != kind.group_version:
         raise errors.bad_request(
-            f"the API version in the data ({api_version}) does not match the expected API "
-            f"version ({kind.group_version})"
+            f'{prefix}no kind "{obj_kind}" is registered for version "{api_version}" in scheme '
+            '"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'
         )
-    obj_kind = obj.get("kind")
-    if obj_kind and obj_kind != kind.kind:
+    if obj_kind != kind.kind:
         raise errors.bad_request(
-            f"the kind in the data ({obj_kind}) does not match the expected kind ({kind.kind})"
+            f"{prefix}converting ({version}.{obj_kind}) to ({kind.version}.{kind.kind}): "
+            "unknown conversion"
         )
     obj["apiVersion"] = kind.group_version
     obj["kind"] = kind.kind

@@ -219,13 +219,6 @@ def test_a_wrong_api_version_or_kind_is_a_bad_request(api: Api, type_meta: dict[
     assert api.names() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge words it 'the API version in the data (v2) does not match the expected API "
-    "version (v1)' / 'the kind in the data (Secret) does not match the expected kind "
-    "(ConfigMap)'; the apiserver's decoder says '<Kind> in version \"<v>\" cannot be handled as "
-    "a ConfigMap: ...'",
-)
 @pytest.mark.parametrize(
     ("type_meta", "prefix"),
     [
