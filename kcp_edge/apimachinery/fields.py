@@ -259,6 +259,9 @@ _EVENTS_V1_EVENT = _rules(
         "reportingComponent": path_getter("reportingController"),
         "source": _first_of("deprecatedSource.component", "reportingController"),
         **{f"involvedObject.{part}": path_getter(f"regarding.{part}") for part in _INVOLVED},
+        # The v1 names too: the field label conversion maps regarding.* to involvedObject.*.
+        **{f"regarding.{part}": path_getter(f"regarding.{part}") for part in _INVOLVED},
+        "reportingController": path_getter("reportingController"),
     },
 )
 

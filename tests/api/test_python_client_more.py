@@ -432,12 +432,6 @@ def test_get_api_group_with_the_trailing_slash(api_client: client.ApiClient) -> 
     assert group.preferred_version.version == "v1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge refuses the events.k8s.io/v1 field selectors regarding.* with 400 'field "
-    "label not supported: regarding.name'; the apiserver maps them to involvedObject.* (clients "
-    "of EventsV1 list an object's events with regarding.kind/regarding.name)",
-)
 def test_events_v1_filtered_by_regarding(api_client: client.ApiClient, namespace: str) -> None:
     events = client.EventsV1Api(api_client)
     for name, about in (("e1", "app"), ("e2", "other")):

@@ -116,8 +116,22 @@ def test_core_events_support_the_registered_labels() -> None:
         "source",
         "type",
     }
-    assert fields.supported_fields("events.k8s.io", "events") == fields.supported_fields(
-        "", "events"
+    # events.k8s.io/v1 takes the core names and, through the field label conversion, its own
+    # v1 names for the same fields (regarding.* for involvedObject.*, reportingController).
+    v1_names = {
+        f"regarding.{part}"
+        for part in (
+            "kind",
+            "namespace",
+            "name",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        )
+    }
+    assert fields.supported_fields("events.k8s.io", "events") == (
+        fields.supported_fields("", "events") | v1_names | {"reportingController"}
     )
 
 
