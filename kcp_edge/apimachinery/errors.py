@@ -109,6 +109,19 @@ def invalid(
     )
 
 
+def from_coded(exc: Exception) -> StatusError:
+    """The Status of an error that carries its own ``code``, ``reason`` and ``message``
+    (the patch modules' errors). An empty reason stays empty: upstream's 500s for broken
+    patches carry none, so kubectl prints "Error from server: ..." as against a real cluster.
+    """
+    return StatusError(
+        code=int(getattr(exc, "code", 400) or 400),
+        reason=str(getattr(exc, "reason", "")),
+        message=str(getattr(exc, "message", "") or exc),
+        details={},
+    )
+
+
 def bad_request(message: str) -> StatusError:
     """NewBadRequest: no details field at all."""
     return StatusError(code=400, reason="BadRequest", message=message)

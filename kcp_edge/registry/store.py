@@ -43,11 +43,6 @@ def now_rfc3339() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def generate_name(base: str) -> str:
-    """``generateName`` + 5 random characters, as ``names.SimpleNameGenerator`` does."""
-    return names.generate_name(base)
-
-
 @dataclass(frozen=True, slots=True)
 class ListPage:
     items: list[bytes]
@@ -182,7 +177,7 @@ class ObjectStore:
         strategy = strategy_for(kind)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and isinstance(meta.get("generateName"), str):
-            meta["name"] = generate_name(meta["generateName"])
+            meta["name"] = names.generate_name(meta["generateName"])
         name = meta.get("name", "")
         if kind.namespaced:
             meta["namespace"] = namespace
@@ -430,10 +425,4 @@ def parse_revision(raw: str) -> int:
         raise errors.bad_request(f'invalid resource version: "{raw}"') from None
     if value <= 0:
         raise errors.bad_request(f'invalid resource version: "{raw}"')
-    return value
-
-
-def as_dict(value: Any) -> Obj:
-    if not isinstance(value, dict):
-        raise errors.bad_request("the object is not a JSON object")
     return value

@@ -43,17 +43,8 @@ def representation(request: Request) -> Representation | None:
     return None
 
 
-def table_version(request: Request) -> str | None:
-    found = representation(request)
-    return found.version if found is not None and found.kind == TABLE else None
-
-
 def content_type(found: Representation, *, listing: bool) -> str:
     name = found.kind
     if name == PARTIAL and listing:
         name = "PartialObjectMetadataList"
     return f"application/json;as={name};v={found.version};g=meta.k8s.io"
-
-
-def table_content_type(version: str) -> str:
-    return content_type(Representation(TABLE, version), listing=False)

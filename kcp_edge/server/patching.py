@@ -15,59 +15,48 @@ from starlette.requests import Request
 
 from kcp_edge.apimachinery import errors, jsonpatch, mergepatch
 from kcp_edge.registry.kinds import ResourceKind
-from kcp_edge.registry.store import Mutator
 from kcp_edge.server import bodies
-from kcp_edge.server.strategic import strategic_patcher
+from kcp_edge.server.strategic import PatchFn, strategic_patcher
 
 Obj = dict[str, Any]
 
 
-def _status(exc: Exception) -> errors.StatusError:
-    # An empty reason is deliberate (upstream's 500s for broken patches carry none), so
-    # kubectl prints "Error from server: ..." exactly as against a real apiserver.
-    code = int(getattr(exc, "code", 400) or 400)
-    reason = str(getattr(exc, "reason", ""))
-    message = str(getattr(exc, "message", "") or exc)
-    return errors.StatusError(code=code, reason=reason, message=message, details={})
-
-
-def _checked(kind: ResourceKind, result: Any) -> Obj:
+def _checked(result: Any) -> Obj:
     if not isinstance(result, dict):
         raise errors.bad_request("the patched object is not a JSON object")
-    _ = kind
     return result
 
 
-def patcher(kind: ResourceKind, media: str, raw: bytes, request: Request) -> Mutator:
+def patcher(kind: ResourceKind, media: str, raw: bytes, request: Request) -> PatchFn:
     """The function that applies this request's patch to an object."""
     strict = request.query_params.get("fieldValidation", "") in ("Strict", "Warn")
     if media == bodies.JSON_PATCH:
         try:
             operations = jsonpatch.decode_json_patch(raw, strict=strict)
         except jsonpatch.JSONPatchError as exc:
-            raise _status(exc) from None
+            raise errors.from_coded(exc) from None
 
         def apply_json(obj: Obj) -> Obj:
             try:
-                return _checked(kind, jsonpatch.apply_json_patch(obj, operations))
+                return _checked(jsonpatch.apply_json_patch(obj, operations))
             except jsonpatch.JSONPatchError as exc:
-                raise _status(exc) from None
+                raise errors.from_coded(exc) from None
 
         return apply_json
     if media == bodies.MERGE_PATCH:
         try:
             patch = mergepatch.decode_merge_patch(raw, strict=strict)
         except mergepatch.MergePatchError as exc:
-            raise _status(exc) from None
+            raise errors.from_coded(exc) from None
 
         def apply_merge(obj: Obj) -> Obj:
             try:
-                return _checked(kind, mergepatch.apply_merge_patch(obj, patch))
+                return _checked(mergepatch.apply_merge_patch(obj, patch))
             except mergepatch.MergePatchError as exc:
-                raise _status(exc) from None
+                raise errors.from_coded(exc) from None
 
         return apply_merge
     if media == bodies.STRATEGIC_PATCH:
-        return strategic_patcher(kind, raw, strict=strict)
+        return strategic_patcher(kind, raw)
     accepted = (bodies.JSON_PATCH, bodies.MERGE_PATCH, bodies.STRATEGIC_PATCH)
     raise errors.unsupported_media_type(media, accepted)

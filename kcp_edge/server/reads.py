@@ -12,7 +12,7 @@ ERROR event carrying a 410 ``Status``.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,12 +26,12 @@ from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, parse_revision
 from kcp_edge.server.negotiation import PARTIAL, content_type, representation
 from kcp_edge.server.requestinfo import RequestInfo
+from kcp_edge.server.selection import Filter
 from kcp_edge.server.status import status_body
 from kcp_edge.storage import EventType, WatchExpiredError
 from kcp_edge.storage.interface import Event
 
 JSON = "application/json"
-Filter = Callable[[dict[str, Any]], bool]
 
 BOOKMARK_INTERVAL_SECONDS = 60.0
 MAX_WATCH_SECONDS = 1800.0

@@ -9,6 +9,7 @@ a bundled schema (custom resources) answer 415, as the apiserver does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -16,7 +17,9 @@ from kcp_edge.apimachinery import errors, strategicpatch
 from kcp_edge.apimachinery.patchmeta import PatchMetaIndex
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.openapi_data import component_schemas
-from kcp_edge.registry.store import Mutator
+
+PatchFn = Callable[[dict[str, Any]], dict[str, Any]]
+"""Applies one request's patch to an object (re-applied on every compare-and-swap retry)."""
 
 STRATEGIC = "application/strategic-merge-patch+json"
 OTHERS = (
@@ -31,17 +34,11 @@ def _index(group: str, version: str) -> PatchMetaIndex:
     return PatchMetaIndex(component_schemas(group=group, version=version))
 
 
-def _status(exc: strategicpatch.StrategicMergePatchError) -> errors.StatusError:
-    # An empty reason is deliberate (upstream's 500s for broken patches carry none), so
-    # kubectl prints "Error from server: ..." exactly as against a real apiserver.
-    code = int(getattr(exc, "code", 400) or 400)
-    reason = str(getattr(exc, "reason", ""))
-    return errors.StatusError(code=code, reason=reason, message=str(exc), details={})
+def strategic_patcher(kind: ResourceKind, raw: bytes) -> PatchFn:
+    """The function applying this strategic merge patch to an object of ``kind``.
 
-
-def strategic_patcher(kind: ResourceKind, raw: bytes, *, strict: bool) -> Mutator:
-    """The function applying this strategic merge patch to an object of ``kind``."""
-    del strict  # unknown fields are reported by field validation, not by the merge
+    Unknown fields are not this function's business: field validation reports them.
+    """
     if not kind.schema:
         raise errors.StatusError(
             code=415,
@@ -54,13 +51,13 @@ def strategic_patcher(kind: ResourceKind, raw: bytes, *, strict: bool) -> Mutato
     try:
         patch = strategicpatch.decode_strategic_merge_patch(raw)
     except strategicpatch.StrategicMergePatchError as exc:
-        raise _status(exc) from None
+        raise errors.from_coded(exc) from None
     meta = _index(kind.group, kind.version).lookup(kind.schema)
 
     def apply(obj: dict[str, Any]) -> dict[str, Any]:
         try:
             return strategicpatch.strategic_merge_patch(obj, patch, schema=meta)
         except strategicpatch.StrategicMergePatchError as exc:
-            raise _status(exc) from None
+            raise errors.from_coded(exc) from None
 
     return apply

@@ -199,8 +199,6 @@ async def patch(
 
     def apply(obj: Obj) -> Obj:
         patched = patch_with(obj)
-        if not isinstance(patched, dict):
-            raise errors.internal("a patch function returned no object")
         warnings[:] = fieldchecks.check_patched(
             kind, patched, patch=raw, patch_type=media, mode=mode
         )

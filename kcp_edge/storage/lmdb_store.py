@@ -222,10 +222,6 @@ class LmdbStore:
     def compact_revision(self) -> Revision:
         return self._compact_rev
 
-    @property
-    def map_size(self) -> int:
-        return self._map_size
-
     # -- writes ------------------------------------------------------------------------------
 
     def submit(self, op: WriteOp) -> Future[WriteResult]:
@@ -681,8 +677,3 @@ class LmdbStore:
         self._broadcaster.close_all()
         with self._gate.exclusive():
             self._env.close()
-
-    def disk_usage(self) -> int:
-        """Bytes of the data file actually allocated on disk (it is sparse)."""
-        st = (Path(self._options.path) / "data.mdb").stat()
-        return st.st_blocks * 512
