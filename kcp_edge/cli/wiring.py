@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from kcp_edge.auth import TokenAuthenticator
 from kcp_edge.controllers.bootstrap import DEFAULT_ORG, ROOT, ensure_default_namespace
+from kcp_edge.controllers.crds import CRDController
 from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
 from kcp_edge.registry.builtin import BUILTIN_KINDS
@@ -26,6 +27,9 @@ def server_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
     """The whole kcp-edge application over an open store."""
     catalog = Catalog(BUILTIN_KINDS)
     objects = ObjectStore(store, namespaces=catalog.namespaces)
+    crd_kind = catalog.lookup(ROOT, "apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    assert crd_kind is not None
+    crd_controller = CRDController(catalog=catalog, objects=objects, kind=crd_kind)
     return build_app(
         store=store,
         authenticator=authenticator,
@@ -35,8 +39,10 @@ def server_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
         controllers=[
             NamespaceLifecycle(catalog=catalog, objects=objects),
             GarbageCollector(catalog=catalog, objects=objects),
+            crd_controller,
         ],
         startup=[
+            crd_controller.load,
             lambda: ensure_default_namespace(catalog, objects, ROOT),
             lambda: ensure_default_namespace(catalog, objects, DEFAULT_ORG),
         ],

@@ -73,10 +73,10 @@ class GarbageCollector:
     def _on_event(self, event: Event) -> None:
         if event.type is EventType.PUT and b'"deletionTimestamp"' not in event.kv.value:
             return  # the common case: a write that deletes nothing
-        kind = self._catalog.by_storage_id(int(event.kv.key.split(b"/")[2], 16))
+        cluster, namespace, _ = keys.split_key(event.kv.key)
+        kind = self._catalog.by_storage_id(int(event.kv.key.split(b"/")[2], 16), cluster)
         if kind is None:
             return
-        cluster, namespace, _ = keys.split_key(event.kv.key)
         obj = codec.decode(event.kv.value, event.revision)
         meta = obj["metadata"]
         uid = meta.get("uid", "")

@@ -8,7 +8,8 @@ and storage keys all start from this one table: names, short names and categorie
 schema, and a storage id.
 
 Storage ids are part of the on-disk key layout (``keys.py``): one per resource, never reused and
-never changed, even when a resource is dropped. Next free id: 17.
+never changed, even when a resource is dropped. Next free id: 18. Custom resources get ids
+above 2**40, derived from their name (``crds.storage_id_for``).
 
     id  resource
      1  namespaces                                (core/v1)
@@ -27,6 +28,7 @@ never changed, even when a resource is dropped. Next free id: 17.
     14  certificatesigningrequests.certificates.k8s.io (v1)
     15  mutatingwebhookconfigurations.admissionregistration.k8s.io (v1)
     16  validatingwebhookconfigurations.admissionregistration.k8s.io (v1)
+    17  customresourcedefinitions.apiextensions.k8s.io (v1)
 
 events.k8s.io events have their own id: upstream keeps them in the same etcd keys as core/v1
 events and converts between the two shapes; here the two APIs are stored apart until a strategy
@@ -225,6 +227,19 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         categories=("api-extensions",),
         schema="io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration",
         storage_id=16,
+    ),
+    ResourceKind(
+        group="apiextensions.k8s.io",
+        version="v1",
+        resource="customresourcedefinitions",
+        singular="customresourcedefinition",
+        kind="CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        categories=("api-extensions",),
+        subresources=("status",),
+        schema="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+        storage_id=17,
     ),
 )
 

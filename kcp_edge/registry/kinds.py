@@ -35,6 +35,8 @@ class ResourceKind:
     storage_id: int = 0
     """A short, stable number for storage keys (never reused for another resource)."""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    definition: object = field(default=None, compare=False, hash=False)
+    """For a custom resource: its served CRD version (``kcp_edge.registry.crds.ServedVersion``)."""
 
     @property
     def group_version(self) -> str:

@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 
-from kcp_edge.apimachinery import errors, names
-from kcp_edge.registry import codec, keys
+from kcp_edge.apimachinery import errors, managedfields, names
+from kcp_edge.registry import codec, keys, managed
 from kcp_edge.registry.kinds import ResourceKind
-from kcp_edge.registry.strategy import Obj, spec_of, strategy_for
+from kcp_edge.registry.strategy import Obj, Strategy, spec_of, strategy_for
 from kcp_edge.registry.validation import validate_metadata
 from kcp_edge.storage import CompactedError, FutureRevisionError, InvalidContinueError, WriteOp
 from kcp_edge.storage.aio import write
@@ -171,9 +171,20 @@ class ObjectStore:
             )
 
     async def create(
-        self, kind: ResourceKind, cluster: str, namespace: str, obj: Obj, *, dry_run: bool = False
+        self,
+        kind: ResourceKind,
+        cluster: str,
+        namespace: str,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        manager: str = "",
     ) -> Obj:
-        """Stamp system metadata, apply the kind's defaults, store. Returns the stored object."""
+        """Stamp system metadata, apply the kind's defaults, store. Returns the stored object.
+
+        ``manager``: the field manager to record as owning every field set ("": the caller
+        recorded managedFields itself, as server-side apply does).
+        """
         strategy = strategy_for(kind)
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and isinstance(meta.get("generateName"), str):
@@ -201,7 +212,11 @@ class ObjectStore:
         else:
             meta.pop("generation", None)
         strategy.on_create(obj)
+        strategy.defaults(obj)
+        if manager:
+            _record(kind, None, obj, manager, "")
         omit_empty(meta)
+        _validate(kind, strategy, obj, None)
         if dry_run:
             return obj
         result = await write(
@@ -264,11 +279,13 @@ class ObjectStore:
         subresource: str = "",
         dry_run: bool = False,
         expected_revision: Callable[[Obj], int] | None = None,
+        manager: str = "",
     ) -> Obj:
         """Read, ``mutate`` (a copy), write with compare-and-swap; retry when raced.
 
         ``expected_revision(new)`` names the resourceVersion the caller insists on (0: none,
-        the update is unconditional and retried); a mismatch is a Conflict.
+        the update is unconditional and retried); a mismatch is a Conflict. ``manager``: the
+        field manager the change is recorded for ("": none, or ``mutate`` applied).
         """
         key = keys.object_key(kind, cluster, namespace, name)
         for _ in range(_UPDATE_RETRIES):
@@ -284,7 +301,11 @@ class ObjectStore:
             merged = self._merge_update(kind, old, new, subresource)
             validate_metadata(kind, merged)
             meta = merged["metadata"]
+            strategy_for(kind).defaults(merged)
+            if manager:
+                _record(kind, old, merged, manager, subresource)
             omit_empty(meta)
+            _validate(kind, strategy_for(kind), merged, old)
             if meta.get("deletionTimestamp") and strategy_for(kind).finalized(merged):
                 # The last finalizer is gone: the update completes the deletion.
                 if dry_run:
@@ -345,7 +366,7 @@ class ObjectStore:
                     group=kind.group,
                 )
             finalizers = list(meta.get("finalizers", []))
-            for extra in add_finalizers:
+            for extra in (*add_finalizers, *strategy_for(kind).delete_finalizers):
                 if extra not in finalizers:
                     finalizers.append(extra)
             if finalizers or not strategy_for(kind).finalized(obj):
@@ -390,6 +411,28 @@ class ObjectStore:
             raise errors.stale_update(kind.resource, meta.get("name", ""), group=kind.group)
         meta["resourceVersion"] = str(result.revision)
         return DeleteResult(obj, finished=False)
+
+
+def _record(kind: ResourceKind, old: Obj | None, new: Obj, manager: str, subresource: str) -> None:
+    managedfields.record_update(
+        old,
+        new,
+        manager=manager,
+        types=managed.types_for(kind),
+        api_version=kind.group_version,
+        now=now_rfc3339(),
+        subresource=subresource,
+        ignored=managed.ignored_fields(kind, subresource),
+    )
+
+
+def _validate(kind: ResourceKind, strategy: Strategy, obj: Obj, old: Obj | None) -> None:
+    if strategy.validate is None:
+        return
+    causes = strategy.validate(obj, old)
+    if causes:
+        name = obj["metadata"].get("name", "")
+        raise errors.invalid(kind.kind, name, causes, group=kind.group)
 
 
 _OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")

@@ -16,10 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kcp_edge.apimachinery import discovery, openapi
+from kcp_edge.registry import crds
 from kcp_edge.registry.builtin import served_group_versions
 from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.custom import custom_kind
+from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.server.resources import NOT_FOUND
+
+_CUSTOM_CACHE_SIZE = 256
 
 
 def _answer(doc: discovery.DiscoveryResponse, request: Request) -> Response:
@@ -37,6 +42,7 @@ class Discovery:
     def __init__(self, *, catalog: Catalog, documents: openapi.OpenAPIDocuments) -> None:
         self._catalog = catalog
         self._documents = documents
+        self._custom_cache: dict[tuple[str, frozenset[object]], openapi.OpenAPIDocument] = {}
 
     def serve(self, request: Request, info: RequestInfo) -> Response | None:
         """The answer for a discovery or OpenAPI path, or None if the path is neither."""
@@ -77,19 +83,41 @@ class Discovery:
         port = request.url.port or 443
         return f"{host}:{port}"
 
+    def _custom_documents(self, cluster: str) -> dict[str, openapi.OpenAPIDocument]:
+        """The OpenAPI documents of ``cluster``'s CRD group-versions, built once per change."""
+        by_key: dict[str, list[ResourceKind]] = {}
+        for kind in self._catalog.custom_kinds(cluster):
+            by_key.setdefault(openapi.document_key(group=kind.group, version=kind.version), [])
+            by_key[openapi.document_key(group=kind.group, version=kind.version)].append(kind)
+        out = {}
+        for key, kinds in by_key.items():
+            signature = (key, frozenset(k.definition for k in kinds))
+            document = self._custom_cache.get(signature)
+            if document is None:
+                kinds.sort(key=lambda k: k.resource)
+                document = openapi.make_document(key=key, document=crds.openapi_document(kinds))
+                if len(self._custom_cache) > _CUSTOM_CACHE_SIZE:
+                    self._custom_cache.clear()
+                self._custom_cache[signature] = document
+            out[key] = document
+        return out
+
     def _openapi(self, request: Request, info: RequestInfo, path: str) -> Response:
-        served = self._catalog.kinds(info.cluster)
+        custom = self._custom_documents(info.cluster)
+        served = [k for k in self._catalog.kinds(info.cluster) if custom_kind(k) is None]
         if path == "/openapi/v3":
             result = openapi.serve_index(
-                self._documents.index(kinds=served),
+                self._documents.index(kinds=served, extra=custom.values()),
                 if_none_match=request.headers.get("if-none-match"),
             )
         else:
             key = path[len("/openapi/v3/") :]
-            try:
-                document = self._documents.document(key=key, kinds=served)
-            except openapi.DocumentNotFoundError:
-                raise NOT_FOUND from None
+            document = custom.get(key)
+            if document is None:
+                try:
+                    document = self._documents.document(key=key, kinds=served)
+                except openapi.DocumentNotFoundError:
+                    raise NOT_FOUND from None
             prefix = request.url.path[: len(request.url.path) - len(info.path)]
             result = openapi.serve_document(
                 document,

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kcp_edge.apimachinery import fieldvalidation as fv
+from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.openapi_data import component_schemas
 
@@ -31,7 +32,16 @@ def check_object(
     mode: fv.FieldValidation,
     verb: str,
 ) -> list[str]:
-    """Warnings for ``obj`` as sent; raises the Strict error. ``raw``: JSON body bytes."""
+    """Warnings for ``obj`` as sent; raises the Strict error. ``raw``: JSON body bytes.
+
+    A custom resource is pruned and defaulted here, as its decoder does, whatever the mode.
+    """
+    custom = custom_kind(kind)
+    if custom is not None:
+        problems = custom.admit(obj)
+        if raw is not None and mode is not fv.FieldValidation.IGNORE:
+            problems += fv.duplicate_fields(raw)
+        return _outcome(kind, mode, problems, verb=verb)
     if mode is fv.FieldValidation.IGNORE or not kind.schema:
         return []
     schemas = component_schemas(group=kind.group, version=kind.version)
@@ -47,12 +57,16 @@ def check_patched(
     patch_type: str,
     mode: fv.FieldValidation,
 ) -> list[str]:
-    if mode is fv.FieldValidation.IGNORE or not kind.schema:
+    custom = custom_kind(kind)
+    if custom is not None:
+        problems = custom.admit(patched)
+    elif mode is fv.FieldValidation.IGNORE or not kind.schema:
         return []
-    schemas = component_schemas(group=kind.group, version=kind.version)
-    problems = fv.patch_strict_errors(
-        patched, schemas=schemas, root=kind.schema, patch=patch, patch_type=patch_type
-    )
+    else:
+        schemas = component_schemas(group=kind.group, version=kind.version)
+        problems = fv.patch_strict_errors(
+            patched, schemas=schemas, root=kind.schema, patch=patch, patch_type=patch_type
+        )
     invalid = ""
     if problems and mode is fv.FieldValidation.STRICT:
         invalid = fv.patch_invalid_value(patch_type, patched=patched)

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 
 from kcp_edge.apimachinery import errors, jsonpatch, mergepatch
+from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.server import bodies
 from kcp_edge.server.strategic import PatchFn, strategic_patcher
@@ -56,7 +57,16 @@ def patcher(kind: ResourceKind, media: str, raw: bytes, request: Request) -> Pat
                 raise errors.from_coded(exc) from None
 
         return apply_merge
-    if media == bodies.STRATEGIC_PATCH:
+    custom = custom_kind(kind) is not None
+    if media == bodies.STRATEGIC_PATCH and not custom:
         return strategic_patcher(kind, raw)
-    accepted = (bodies.JSON_PATCH, bodies.MERGE_PATCH, bodies.STRATEGIC_PATCH)
+    if custom:
+        accepted: tuple[str, ...] = (bodies.JSON_PATCH, bodies.MERGE_PATCH, bodies.APPLY_PATCH)
+    else:
+        accepted = (
+            bodies.JSON_PATCH,
+            bodies.MERGE_PATCH,
+            bodies.STRATEGIC_PATCH,
+            bodies.APPLY_PATCH,
+        )
     raise errors.unsupported_media_type(media, accepted)

@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from kcp_edge.apimachinery import errors, tables
 from kcp_edge.registry import codec
+from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, parse_revision
 from kcp_edge.server.negotiation import PARTIAL, content_type, representation
@@ -68,8 +69,9 @@ def _table(
     no_headers: bool = False,
 ) -> bytes:
     try:
+        custom = custom_kind(kind)
         table = tables.table_for(
-            kind.qualified,
+            custom.table if custom is not None else kind.qualified,
             [orjson.loads(item) for item in items],
             now=datetime.now(timezone.utc),
             include_object=_include_object(request),

@@ -15,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kcp_edge.apimachinery import errors
+from kcp_edge.apimachinery.fieldvalidation import warning_header
 from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.server import reads, writes
+from kcp_edge.server import reads, scale, writes
 from kcp_edge.server.requestinfo import WILDCARD_CLUSTER, RequestInfo
 from kcp_edge.server.selection import selection_filter
 
@@ -37,6 +39,13 @@ def _subresource_allowed(kind: ResourceKind, info: RequestInfo) -> None:
         raise errors.method_not_supported(
             f"{kind.resource}/{info.subresource}", info.verb, group=kind.group
         )
+
+
+def _deprecation_warning(response: Response, kind: ResourceKind, text: str | None) -> None:
+    """A deprecated CRD version warns on every request, as the CR handler does."""
+    header = warning_header(text or f"{kind.group_version} {kind.kind} is deprecated")
+    if header is not None:
+        response.headers.append("Warning", header)
 
 
 class ResourceHandler:
@@ -70,8 +79,13 @@ class ResourceHandler:
         _subresource_allowed(kind, info)
         if not info.subresource and verb not in kind.verbs:
             raise errors.method_not_supported(kind.resource, verb, group=kind.group)
-        keep = self._filter(kind, request)
         objects = self.objects
+        custom = custom_kind(kind)
+        if info.subresource == "scale" and custom is not None:
+            return await scale.serve(
+                objects, kind, custom, info, request, dry_run=writes.dry_run(request)
+            )
+        keep = self._filter(kind, request)
         handlers: dict[str, Callable[[], Any]] = {
             "get": lambda: reads.get_object(objects, kind, info, request),
             "list": lambda: reads.list_objects(objects, kind, info, request, keep),
@@ -88,9 +102,9 @@ class ResourceHandler:
         if handler is None:
             raise errors.method_not_supported(kind.resource, verb, group=kind.group)
         result = handler()
-        if isinstance(result, Response):
-            return result
-        response: Response = await result
+        response: Response = result if isinstance(result, Response) else await result
+        if custom is not None and custom.served.deprecated:
+            _deprecation_warning(response, kind, custom.served.deprecation_warning)
         return response
 
     @staticmethod

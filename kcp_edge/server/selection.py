@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kcp_edge.apimachinery import errors, fields, labels
+from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 
 Filter = Callable[[dict[str, Any]], bool]
@@ -29,7 +30,11 @@ def selection_filter(
         checks.append(lambda obj: selector.matches(obj["metadata"].get("labels") or {}))
     if field_selector.strip():
         try:
-            fselector = fields.parse(field_selector, group=kind.group, resource=kind.resource)
+            custom = custom_kind(kind)
+            if custom is not None:
+                fselector = fields.compile_selector(field_selector, custom.field_rules)
+            else:
+                fselector = fields.parse(field_selector, group=kind.group, resource=kind.resource)
         except ValueError as exc:
             raise errors.bad_request(str(exc)) from None
         checks.append(fselector.matches)

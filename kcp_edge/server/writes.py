@@ -17,11 +17,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kcp_edge.apimachinery import errors
+from kcp_edge.apimachinery import errors, managedfields
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, revision_of
 from kcp_edge.registry.strategy import Obj, strategy_for
-from kcp_edge.server import bodies, fieldchecks, patching
+from kcp_edge.server import applying, bodies, fieldchecks, patching
 from kcp_edge.server.reads import list_body
 from kcp_edge.server.requestinfo import RequestInfo
 
@@ -35,6 +35,13 @@ def dry_run(request: Request) -> bool:
         if value != "All":
             raise errors.bad_request(f'invalid dry run option: "{value}"; only "All" is allowed')
     return bool(values)
+
+
+def field_manager(request: Request) -> str:
+    """The request's ``fieldManager``, or the one upstream derives from the User-Agent."""
+    return request.query_params.get("fieldManager") or managedfields.default_manager(
+        request.headers.get("user-agent", "")
+    )
 
 
 def _respond(obj: Obj, code: int = 200) -> Response:
@@ -147,7 +154,12 @@ async def create(
         raise errors.method_not_supported(kind.resource, "create", group=kind.group)
     obj, warnings = await _read_object(kind, info, request, "create")
     created = await objects.create(
-        kind, info.cluster, info.namespace, obj, dry_run=dry_run(request)
+        kind,
+        info.cluster,
+        info.namespace,
+        obj,
+        dry_run=dry_run(request),
+        manager=field_manager(request),
     )
     return fieldchecks.with_warnings(_respond(created, 201), warnings)
 
@@ -184,6 +196,7 @@ async def update(
         subresource=info.subresource,
         dry_run=dry_run(request),
         expected_revision=revision_of,
+        manager=field_manager(request),
     )
     return fieldchecks.with_warnings(_respond(updated), warnings)
 
@@ -193,6 +206,26 @@ async def patch(
 ) -> Response:
     media = bodies.media_type(request)
     raw = await bodies.read_body(request)
+    if media == bodies.APPLY_PATCH:
+        return await applying.apply(objects, kind, info, request, raw, dry_run=dry_run(request))
+    if request.query_params.get("force"):
+        raise errors.StatusError(
+            code=422,
+            reason="Invalid",
+            message='PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be '
+            "specified for non-apply patch",
+            details={
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueForbidden",
+                        "message": "Forbidden: may not be specified for non-apply patch",
+                        "field": "force",
+                    }
+                ],
+            },
+        )
     mode = fieldchecks.directive(request, "patch")
     patch_with = patching.patcher(kind, media, raw, request)
     warnings: list[str] = []
@@ -213,6 +246,7 @@ async def patch(
         subresource=info.subresource,
         dry_run=dry_run(request),
         expected_revision=revision_of,
+        manager=field_manager(request),
     )
     return fieldchecks.with_warnings(_respond(updated), warnings)
 

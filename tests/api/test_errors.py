@@ -187,12 +187,6 @@ def test_an_unknown_patch_type_is_unsupported_media_type(api: Api) -> None:
     assert api.data("p") == {"k": "v"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge does not accept server-side apply, so its 415 for an unknown patch type "
-    "lists json-patch, merge-patch and strategic-merge-patch only; the apiserver also lists "
-    "application/apply-patch+yaml",
-)
 def test_an_unknown_patch_type_lists_the_accepted_patch_types(api: Api) -> None:
     assert api.call("POST", api.path(), configmap("p", data={"k": "v"})).status == 201
     resp = api.call("PATCH", api.path(name="p"), b'{"data":{"k":"new"}}', "text/plain")

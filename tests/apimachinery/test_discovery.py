@@ -129,6 +129,7 @@ def test_api_group_list_lists_groups_in_priority_order_with_whole_dict_preferred
         "certificates.k8s.io",
         "rbac.authorization.k8s.io",
         "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
         "coordination.k8s.io",
     ]
     raw = orjson.loads(response.body)

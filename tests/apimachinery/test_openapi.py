@@ -65,6 +65,7 @@ def test_index_lists_the_served_group_versions_with_the_hash_of_each_document() 
         "api/v1",
         "apis",
         "apis/admissionregistration.k8s.io/v1",
+        "apis/apiextensions.k8s.io/v1",
         "apis/certificates.k8s.io/v1",
         "apis/coordination.k8s.io/v1",
         "apis/events.k8s.io/v1",

@@ -39,6 +39,7 @@ STORAGE_IDS = {
     ("certificates.k8s.io", "certificatesigningrequests"): 14,
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): 15,
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): 16,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): 17,
 }
 
 
@@ -71,11 +72,13 @@ def test_short_names_and_categories_are_those_of_real_discovery() -> None:
         ("", "resourcequotas"): ("quota",),
         ("events.k8s.io", "events"): ("ev",),
         ("certificates.k8s.io", "certificatesigningrequests"): ("csr",),
+        ("apiextensions.k8s.io", "customresourcedefinitions"): ("crd", "crds"),
     }
     categories = {(k.group, k.resource): k.categories for k in BUILTIN_KINDS if k.categories}
     assert categories == {
         ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"): ("api-extensions",),
         ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): ("api-extensions",),
+        ("apiextensions.k8s.io", "customresourcedefinitions"): ("api-extensions",),
     }
 
 
@@ -88,6 +91,7 @@ def test_verbs_scope_and_subresources() -> None:
         ("", "namespaces"): ("finalize", "status"),
         ("", "resourcequotas"): ("status",),
         ("certificates.k8s.io", "certificatesigningrequests"): ("approval", "status"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"): ("status",),
     }
     cluster_scoped = {k.resource for k in BUILTIN_KINDS if not k.namespaced}
     assert cluster_scoped == {
@@ -97,6 +101,7 @@ def test_verbs_scope_and_subresources() -> None:
         "certificatesigningrequests",
         "mutatingwebhookconfigurations",
         "validatingwebhookconfigurations",
+        "customresourcedefinitions",
     }
     assert all(k.singular == k.kind.lower() for k in BUILTIN_KINDS)
 
@@ -203,6 +208,7 @@ def test_group_versions_come_in_the_apiserver_priority_order() -> None:
         ("certificates.k8s.io", "v1"),
         ("rbac.authorization.k8s.io", "v1"),
         ("admissionregistration.k8s.io", "v1"),
+        ("apiextensions.k8s.io", "v1"),
         ("coordination.k8s.io", "v1"),
     )
 
