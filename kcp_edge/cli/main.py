@@ -3,7 +3,8 @@
 Why this module exists: the single file is installed (or symlinked) under several names, and the
 name it runs as picks the command line, as busybox does: ``kcp``/``kcp-edge`` (and ``python -m
 kcp_edge``, any other name) get the kcp commands; ``kubectl-ws`` and ``kubectl-kcp`` are the
-kubectl plugins. `PROGRAMS` is the dispatch table; the plugins slot into it when they exist.
+kubectl plugins (``ws.py``; also ``kubectl-workspaces``, as kcp shipped). `PROGRAMS` is the
+dispatch table.
 The flags of ``kcp start`` are parsed and checked here into `StartOptions`; ``start.py`` runs
 the server from them.
 """
@@ -18,6 +19,7 @@ from pathlib import Path, PurePath
 
 from kcp_edge.auth.pki import PkiError, host_name
 from kcp_edge.cli.start import StartError, StartOptions, run_start
+from kcp_edge.cli.ws import run_kcp_plugin, run_ws
 from kcp_edge.server.version import GIT_VERSION, go_style_platform, version_info
 from kcp_edge.version import __version__
 
@@ -204,20 +206,13 @@ def run_kcp(prog: str, args: list[str]) -> int:
     return 0
 
 
-def _not_available(prog: str, _args: list[str]) -> int:
-    print(
-        f"error: {prog} is not available yet in this version of kcp-edge ({__version__})",
-        file=sys.stderr,
-    )
-    return 1
-
-
 PROGRAMS: dict[str, Program] = {
     "kcp": run_kcp,
     "kcp-edge": run_kcp,
     "__main__": run_kcp,
-    "kubectl-ws": _not_available,
-    "kubectl-kcp": _not_available,
+    "kubectl-ws": run_ws,
+    "kubectl-workspaces": run_ws,
+    "kubectl-kcp": run_kcp_plugin,
 }
 """Program name -> command line; any name not listed gets `run_kcp`."""
 

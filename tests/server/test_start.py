@@ -351,7 +351,7 @@ def test_one_server_per_root_directory(kcp_server: KcpServer) -> None:
     assert "another kcp-edge is already running" in _one_clear_line(result.stderr)
 
 
-def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main([], prog="kcp") == 0
     assert "start" in capsys.readouterr().out
     assert main(["start", "options"], prog="kcp") == 0
@@ -363,9 +363,11 @@ def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
         assert flag in flags
     assert main(["version"], prog="/usr/bin/kcp-edge.pyz") == 0
     assert "kcp-edge 0.1.0" in capsys.readouterr().out
-    for plugin in ("kubectl-ws", "/usr/local/bin/kubectl-kcp.pyz"):
-        assert main(["use", "root"], prog=plugin) == 1
-        assert "not available yet in this version" in capsys.readouterr().err
+    for plugin, args in (("kubectl-ws", ["use", "root"]), ("kubectl-kcp.pyz", ["ws", "root"])):
+        missing = tmp_path / "no-such.kubeconfig"
+        assert main([*args, "--kubeconfig", str(missing)], prog=plugin) == 1
+        assert capsys.readouterr().err.startswith("error: ")
+        assert not missing.exists()
     assert main(["start", "--bind-address", "localhost"], prog="kcp") == 1
     assert "not an IP address" in capsys.readouterr().err
     assert main(["frobnicate"], prog="kcp") == 2

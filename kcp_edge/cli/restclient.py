@@ -1,0 +1,253 @@
+"""A tiny HTTPS client for the kubectl plugins: JSON in, JSON out, a ``Status`` on failure.
+
+Why this module exists: ``kubectl ws`` runs from the single file on machines that have nothing
+but it, and must not pull in the ``kubernetes`` client (import-linter forbids it in kcp_edge).
+It needs a handful of GETs and POSTs, so this is the standard library (``http.client`` and
+``ssl``) speaking to the server with one kubeconfig context's credentials, as client-go would:
+
+* TLS: the context's CA (``certificate-authority-data`` or ``certificate-authority``) and only
+  that CA when given, else the system's; ``insecure-skip-tls-verify`` turns verification off;
+  ``tls-server-name`` overrides the name checked.
+* Credentials: a bearer token (``token``/``tokenFile``), a client certificate and key
+  (``ssl`` loads them from files only, so PEM data goes through a private temporary directory
+  that is removed at once), or basic auth. Exec and auth-provider plugins are not supported;
+  `kubeconfigs.client_config` says so when a context asks for one.
+
+Every failure raises `RestError`: a response with a ``Status`` body carries it (``code``,
+``reason``, ``message``); a non-Status error body gets client-go's generic wording
+(``NewGenericServerResponse`` in ``k8s.io/apimachinery/pkg/api/errors``: "the server could not
+find the requested resource", ...); transport and TLS failures have ``code`` None.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import ssl
+import tempfile
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kcp_edge.version import __version__
+
+USER_AGENT = f"kubectl-ws/{__version__} (kcp-edge)"
+DEFAULT_TIMEOUT = 30.0
+
+_GENERIC_MESSAGES = {
+    409: ("Conflict", "the server reported a conflict"),
+    404: ("NotFound", "the server could not find the requested resource"),
+    400: ("BadRequest", "the server rejected our request for an unknown reason"),
+    401: ("Unauthorized", "the server has asked for the client to provide credentials"),
+    405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
+    422: ("Invalid", "the server rejected our request due to an error in our request"),
+    504: (
+        "Timeout",
+        "the server was unable to return a response in the time allotted, "
+        "but may still be processing the request",
+    ),
+    429: (
+        "TooManyRequests",
+        "the server has received too many requests and has asked us to try again later",
+    ),
+}
+
+
+class RestError(ValueError):
+    """A request failed: ``code``/``reason``/``status`` from the server, or ``code`` None."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str = "",
+        status: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.status = dict(status) if status is not None else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """Where the server is and how to talk to it: one kubeconfig context, resolved."""
+
+    server: str
+    """The base URL requests are made against, e.g. ``https://127.0.0.1:6443``."""
+    ca_pem: bytes | None = None
+    insecure: bool = False
+    tls_server_name: str | None = None
+    token: str | None = None
+    client_cert_pem: bytes | None = None
+    client_key_pem: bytes | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def ssl_context(config: ClientConfig) -> ssl.SSLContext:
+    """The TLS settings of ``config``: trusted CAs, verification, client certificate."""
+    if config.insecure:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif config.ca_pem is not None:
+        try:
+            context = ssl.create_default_context(cadata=config.ca_pem.decode("ascii"))
+        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+            raise RestError(f"unable to load the certificate authority: {exc}") from None
+    else:
+        context = ssl.create_default_context()
+    if config.client_cert_pem is not None:
+        if config.client_key_pem is None:
+            raise RestError("client-certificate given without client-key")
+        _load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    # ssl reads certificates from files only; the directory is private (0700) and short-lived.
+    with tempfile.TemporaryDirectory(prefix="kcp-ws-") as tmp:
+        cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+        cert_file.write_bytes(cert_pem)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except ssl.SSLError as exc:
+            raise RestError(f"unable to load the client certificate and key: {exc}") from None
+
+
+class RestClient:
+    """JSON requests to one server; paths are absolute (``/clusters/root/apis/...``)."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        url = urllib.parse.urlsplit(config.server)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise RestError(f"invalid server URL {config.server!r}")
+        self.config = config
+        self._url = url
+        self._prefix = url.path.rstrip("/")
+        self._context = ssl_context(config) if url.scheme == "https" else None
+
+    def get(self, path: str) -> dict[str, Any]:
+        """GET ``path``; the decoded JSON object."""
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST ``body`` as JSON to ``path``; the decoded JSON object."""
+        return self.request("POST", path, body)
+
+    def request(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Send one request; the JSON object answered with 2xx, else `RestError`."""
+        payload = None if body is None else json.dumps(body).encode("utf-8")
+        target = self._prefix + path
+        where = f"{method.capitalize()} {json.dumps(self.config.server.rstrip('/') + path)}"
+        connection = self._connection()
+        try:
+            connection.request(method, target, body=payload, headers=self._headers())
+            response = connection.getresponse()
+            status, raw = response.status, response.read()
+        except ssl.SSLCertVerificationError as exc:
+            message = f"{where}: tls: failed to verify certificate: {exc.verify_message}"
+            raise RestError(message) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise RestError(f"{where}: {exc}") from None
+        finally:
+            connection.close()
+        if 200 <= status < 300:
+            return _json_object(raw, status)
+        raise _error_from_response(status, method, raw)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        host, port, timeout = self._url.hostname or "", self._url.port, self.config.timeout
+        if self._context is None:
+            return http.client.HTTPConnection(host, port, timeout=timeout)
+        return _HTTPSConnection(
+            host,
+            port,
+            timeout=timeout,
+            context=self._context,
+            server_name=self.config.tls_server_name or host,
+        )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if self.config.token:
+            headers["Authorization"] = f"Bearer {self.config.token}"
+        elif self.config.username is not None:
+            pair = f"{self.config.username}:{self.config.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return headers
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS that checks (and sends as SNI) ``server_name``: ``tls-server-name`` or the host."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        *,
+        timeout: float,
+        context: ssl.SSLContext,
+        server_name: str,
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+def _json_object(raw: bytes, status: int) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        raise RestError(
+            f"the server answered {status} with a body that is not JSON", code=status
+        ) from None
+    if not isinstance(value, dict):
+        raise RestError(f"the server answered {status} with JSON that is not an object")
+    return value
+
+
+def _error_from_response(status: int, method: str, raw: bytes) -> RestError:
+    """client-go's reading of an error response: the Status if there is one, else generic words."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and value.get("kind") == "Status" and value.get("message"):
+        reason = str(value.get("reason", ""))
+        return RestError(str(value["message"]), code=status, reason=reason, status=value)
+    text = raw.decode("utf-8", "replace").strip()
+    if status in (403, 406, 415):  # client-go keeps the server's words for these
+        reason = "Forbidden" if status == 403 else "Unknown"
+        return RestError(text or f"status code {status}", code=status, reason=reason)
+    if status >= 500 and status != 504:
+        message = (
+            f"an error on the server ({json.dumps(text)}) has prevented the request from succeeding"
+        )
+        return RestError(message, code=status, reason="InternalError")
+    default = (
+        f"the server responded with the status code {status} but did not return more information"
+    )
+    reason, message = _GENERIC_MESSAGES.get(status, ("Unknown", default))
+    if status == 409 and method == "POST":
+        reason = "AlreadyExists"
+    return RestError(message, code=status, reason=reason)
