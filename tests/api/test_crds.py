@@ -412,3 +412,26 @@ def test_crd_is_served_after_a_restart(tmp_path: Path) -> None:
             assert got["spec"] == {"size": 1, "color": "red"}
         finally:
             api.close()
+
+
+def test_server_side_apply_on_custom_resources(
+    kubectl: Kubectl, tmp_path: Path, group: str
+) -> None:
+    install(kubectl, tmp_path, widget_crd(group))
+    resource = f"widgets.{group}"
+    first = write(tmp_path, "1.json", widget(group, "w1", size=1, tags=["a"]))
+    done = kubectl("apply", "--server-side", "-f", first)
+    assert done.stdout.strip() == f"widget.{group}/w1 serverside-applied"
+    other = write(tmp_path, "2.json", widget(group, "w1", size=2))
+    done = kubectl("apply", "--server-side", "--field-manager=ci", "-f", other, check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        'error: Apply failed with 1 conflict: conflict with "kubectl": .spec.size'
+    )
+    kubectl("apply", "--server-side", "--field-manager=ci", "--force-conflicts", "-f", other)
+    got = json.loads(kubectl("get", resource, "w1", "-o", "json").stdout)
+    assert got["spec"] == {"size": 2, "color": "red", "tags": ["a"]}
+    # kubectl drops tags from its configuration: they go (nobody else owns them).
+    kubectl("apply", "--server-side", "-f", write(tmp_path, "3.json", widget(group, "w1")))
+    got = json.loads(kubectl("get", resource, "w1", "-o", "json").stdout)
+    assert got["spec"] == {"size": 2, "color": "red"}
