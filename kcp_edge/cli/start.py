@@ -175,7 +175,7 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
         raise StartError(str(exc)) from exc
     except OSError as exc:
         raise StartError(f"cannot write the admin credentials: {exc}") from exc
-    app = server_app(store=store, authenticator=token)
+    app = server_app(store=store, authenticator=token, base_url=url)
     config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
     if signals.received:
         return 0

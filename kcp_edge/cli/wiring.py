@@ -10,26 +10,45 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from kcp_edge.auth import TokenAuthenticator
-from kcp_edge.controllers.bootstrap import DEFAULT_ORG, ROOT, ensure_default_namespace
+from kcp_edge.controllers.bootstrap import (
+    DEFAULT_ORG,
+    ROOT,
+    ensure_default_namespace,
+    ensure_default_organization,
+)
 from kcp_edge.controllers.crds import CRDController
 from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
+from kcp_edge.controllers.workspaces import WorkspaceController
 from kcp_edge.registry.builtin import BUILTIN_KINDS
 from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.custom import custom_kinds
 from kcp_edge.registry.openapi_data import openapi_documents
 from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server.app import build_app
 from kcp_edge.server.discovery import Discovery
 from kcp_edge.storage.interface import Store
+from kcp_edge.tenancy.workspaces import BUILTIN_TYPES, ROOT_TYPE, system_crds
 
 
-def server_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
-    """The whole kcp-edge application over an open store."""
+def server_app(
+    *, store: Store, authenticator: TokenAuthenticator, base_url: str = "https://127.0.0.1:6443"
+) -> Starlette:
+    """The whole kcp-edge application over an open store; ``base_url``: the server's external
+    address, for workspace URLs."""
     catalog = Catalog(BUILTIN_KINDS)
+    for workspace_type in (ROOT_TYPE, *BUILTIN_TYPES):
+        kinds = [k for crd in system_crds(workspace_type) for k in custom_kinds(crd)]
+        catalog.define_type(workspace_type, kinds)
+    catalog.set_cluster(ROOT, ROOT_TYPE)
     objects = ObjectStore(store, namespaces=catalog.namespaces)
     crd_kind = catalog.lookup(ROOT, "apiextensions.k8s.io", "v1", "customresourcedefinitions")
-    assert crd_kind is not None
+    workspace_kind = catalog.lookup(ROOT, "tenancy.kcp.dev", "v1beta1", "workspaces")
+    assert crd_kind is not None and workspace_kind is not None
     crd_controller = CRDController(catalog=catalog, objects=objects, kind=crd_kind)
+    workspaces = WorkspaceController(
+        catalog=catalog, objects=objects, kind=workspace_kind, base_url=base_url
+    )
     return build_app(
         store=store,
         authenticator=authenticator,
@@ -40,9 +59,12 @@ def server_app(*, store: Store, authenticator: TokenAuthenticator) -> Starlette:
             NamespaceLifecycle(catalog=catalog, objects=objects),
             GarbageCollector(catalog=catalog, objects=objects),
             crd_controller,
+            workspaces,
         ],
         startup=[
+            workspaces.load,
             crd_controller.load,
+            lambda: ensure_default_organization(catalog, objects, workspace_kind, base_url),
             lambda: ensure_default_namespace(catalog, objects, ROOT),
             lambda: ensure_default_namespace(catalog, objects, DEFAULT_ORG),
         ],

@@ -1,4 +1,5 @@
-"""What exists right after the first start: ``default`` namespaces in ``root`` and ``root:default``.
+"""What exists right after the first start: ``root``, the Organization ``root:default``, and a
+``default`` namespace in each.
 
 Why this module exists: kubectl and most tools assume a ``default`` namespace (kcp creates it
 in every workspace, ``kcp-behaviour.md`` §1.4). It is created at start-up, before the server
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
+from kcp_edge.tenancy.workspaces import CONTENT_FINALIZER
 
 ROOT = "root"
 DEFAULT_ORG = "root:default"
@@ -30,4 +33,29 @@ async def ensure_default_namespace(catalog: Catalog, objects: ObjectStore, clust
         await objects.create(kind, cluster, "", obj)
     except StatusError as exc:
         if exc.code != 409:  # created meanwhile
+            raise
+
+
+async def ensure_default_organization(
+    catalog: Catalog, objects: ObjectStore, kind: ResourceKind, base_url: str
+) -> None:
+    """The Organization workspace ``root:default`` (kcp's default org), Ready, unless it exists."""
+    catalog.set_cluster(DEFAULT_ORG, "Organization")
+    try:
+        objects.get(kind, ROOT, "", "default")
+        return
+    except StatusError as exc:
+        if exc.code != 404:
+            raise
+    workspace = {
+        "apiVersion": kind.group_version,
+        "kind": kind.kind,
+        "metadata": {"name": "default", "finalizers": [CONTENT_FINALIZER]},
+        "spec": {"type": "Organization"},
+        "status": {"phase": "Ready", "URL": f"{base_url.rstrip('/')}/clusters/{DEFAULT_ORG}"},
+    }
+    try:
+        await objects.create(kind, ROOT, "", workspace)
+    except StatusError as exc:
+        if exc.code != 409:
             raise

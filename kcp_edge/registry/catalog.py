@@ -1,11 +1,15 @@
-"""Which kinds each logical cluster serves.
+"""Which logical clusters exist, and which kinds each serves.
 
 Why this module exists: routing, discovery and OpenAPI all ask the same question per request:
 "does this workspace serve <group>/<version>/<resource>?". Every logical cluster serves the
-built-in kinds of a generic control plane (``builtin.py``); on top of them each serves the
-kinds its own CustomResourceDefinitions establish. The CRD controller is the one writer of
-those (``set_custom``); requests only read, so a lookup is two dictionary reads and no lock:
-the per-cluster tables are replaced whole, never changed in place.
+built-in kinds of a generic control plane (``builtin.py``); on top of them the kcp APIs of its
+workspace type (``Workspace`` in root, organizations and teams, ``WorkloadCluster`` in
+universal workspaces: kcp's system CRDs, projected by type) and the kinds its own
+CustomResourceDefinitions establish. The workspace controller says which clusters exist and of
+what type (``set_cluster``), the CRD controller what their CRDs add (``set_custom``); requests
+only read, so a lookup is a few dictionary reads and no lock: the tables are replaced whole,
+never changed in place. Clusters of one type without CRDs share one kinds tuple, so an empty
+workspace costs a dictionary entry.
 """
 
 from __future__ import annotations
@@ -31,9 +35,57 @@ class Catalog:
         self.namespaces = namespaces
         self._custom: dict[str, dict[_GVR, ResourceKind]] = {}
         self._kinds: dict[str, tuple[ResourceKind, ...]] = {}
+        self._types: dict[str, str] = {}
+        """Logical cluster -> workspace type ("root" for root)."""
+        self._system: dict[str, dict[_GVR, ResourceKind]] = {}
+        """Workspace type -> the kcp kinds it serves."""
+        self._type_kinds: dict[str, tuple[ResourceKind, ...]] = {}
         self._write_lock = threading.Lock()
         self.generation = 0
         """Grows with every change of any cluster's custom kinds (cache keys use it)."""
+
+    # -- logical clusters ---------------------------------------------------------------------
+
+    def define_type(self, workspace_type: str, kinds: Sequence[ResourceKind]) -> None:
+        """The kcp kinds every cluster of ``workspace_type`` serves (set once, at start-up)."""
+        with self._write_lock:
+            self._system[workspace_type] = {(k.group, k.version, k.resource): k for k in kinds}
+            self._type_kinds[workspace_type] = self._builtins + tuple(kinds)
+            self.generation += 1
+
+    def has_type(self, workspace_type: str) -> bool:
+        return workspace_type in self._system
+
+    def set_cluster(self, cluster: str, workspace_type: str | None) -> None:
+        """``cluster`` exists with ``workspace_type`` (None: it is gone)."""
+        with self._write_lock:
+            if workspace_type is None:
+                self._types.pop(cluster, None)
+                self._custom.pop(cluster, None)
+                self._kinds.pop(cluster, None)
+            else:
+                self._types[cluster] = workspace_type
+                self._rebuild(cluster)
+            self.generation += 1
+
+    def cluster_type(self, cluster: str) -> str | None:
+        """The workspace type of an existing logical cluster; None if there is no such cluster."""
+        return self._types.get(cluster)
+
+    def clusters(self) -> list[str]:
+        return list(self._types)
+
+    def _rebuild(self, cluster: str) -> None:
+        base = self._type_kinds.get(self._types.get(cluster, ""), self._builtins)
+        custom = self._custom.get(cluster)
+        if custom:
+            self._kinds[cluster] = base + tuple(custom.values())
+        elif base is not self._builtins:
+            self._kinds[cluster] = base
+        else:
+            self._kinds.pop(cluster, None)
+
+    # -- kinds --------------------------------------------------------------------------------
 
     def lookup(self, cluster: str, group: str, version: str, resource: str) -> ResourceKind | None:
         found = self._by_resource.get((group, version, resource))
@@ -41,10 +93,13 @@ class Catalog:
             return found
         gvr = (group, version, resource)
         if cluster == "*":
-            for kinds in self._custom.values():
-                if gvr in kinds:
-                    return kinds[gvr]
+            for table in (*self._system.values(), *self._custom.values()):
+                if gvr in table:
+                    return table[gvr]
             return None
+        system = self._system.get(self._types.get(cluster, ""))
+        if system and gvr in system:
+            return system[gvr]
         custom = self._custom.get(cluster)
         return custom.get(gvr) if custom else None
 
@@ -56,7 +111,8 @@ class Catalog:
         found = self._by_storage_id.get(storage_id)
         if found is not None or not cluster:
             return found
-        for kind in self._custom.get(cluster, {}).values():
+        system = self._system.get(self._types.get(cluster, ""), {})
+        for kind in (*system.values(), *self._custom.get(cluster, {}).values()):
             if kind.storage_id == storage_id:
                 return kind
         return None
@@ -78,10 +134,9 @@ class Catalog:
         with self._write_lock:
             if table:
                 self._custom[cluster] = table
-                self._kinds[cluster] = self._builtins + tuple(table.values())
             else:
                 self._custom.pop(cluster, None)
-                self._kinds.pop(cluster, None)
+            self._rebuild(cluster)
             self.generation += 1
 
     def namespaced_kinds(self, cluster: str) -> list[ResourceKind]:

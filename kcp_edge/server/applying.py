@@ -24,7 +24,7 @@ from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.openapi_data import component_schemas
 from kcp_edge.registry.store import ObjectStore, now_rfc3339, revision_of
-from kcp_edge.server import bodies, fieldchecks
+from kcp_edge.server import admission, bodies, fieldchecks
 from kcp_edge.server.requestinfo import RequestInfo
 
 Obj = dict[str, Any]
@@ -130,6 +130,10 @@ async def apply(
             raise _translate(exc) from None
         if custom is not None:
             custom.admit(result)
+        if live is None:
+            admission.admit_create(request, objects, kind, info, result)
+        else:
+            admission.admit_update(request, objects, kind, info, old=live, new=result)
         return result
 
     for _ in range(3):

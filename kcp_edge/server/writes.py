@@ -21,7 +21,7 @@ from kcp_edge.apimachinery import errors, managedfields
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, revision_of
 from kcp_edge.registry.strategy import Obj, strategy_for
-from kcp_edge.server import applying, bodies, fieldchecks, patching
+from kcp_edge.server import admission, applying, bodies, fieldchecks, patching
 from kcp_edge.server.reads import list_body
 from kcp_edge.server.requestinfo import RequestInfo
 
@@ -35,6 +35,19 @@ def dry_run(request: Request) -> bool:
         if value != "All":
             raise errors.bad_request(f'invalid dry run option: "{value}"; only "All" is allowed')
     return bool(values)
+
+
+def _admitted(
+    request: Request,
+    objects: ObjectStore,
+    kind: ResourceKind,
+    info: RequestInfo,
+    *,
+    old: Obj,
+    new: Obj,
+) -> Obj:
+    admission.admit_update(request, objects, kind, info, old=old, new=new)
+    return new
 
 
 def field_manager(request: Request) -> str:
@@ -153,6 +166,7 @@ async def create(
     if info.name:
         raise errors.method_not_supported(kind.resource, "create", group=kind.group)
     obj, warnings = await _read_object(kind, info, request, "create")
+    admission.admit_create(request, objects, kind, info, obj)
     created = await objects.create(
         kind,
         info.cluster,
@@ -192,7 +206,7 @@ async def update(
         info.cluster,
         info.namespace,
         info.name,
-        lambda _old: obj,
+        lambda old: _admitted(request, objects, kind, info, old=old, new=obj),
         subresource=info.subresource,
         dry_run=dry_run(request),
         expected_revision=revision_of,
@@ -231,7 +245,7 @@ async def patch(
     warnings: list[str] = []
 
     def apply(obj: Obj) -> Obj:
-        patched = patch_with(obj)
+        patched = _admitted(request, objects, kind, info, old=obj, new=patch_with(obj))
         warnings[:] = fieldchecks.check_patched(
             kind, patched, patch=raw, patch_type=media, mode=mode
         )

@@ -1,0 +1,91 @@
+"""Admission of kcp's own kinds: which workspaces may be created where, and how they may change.
+
+Why this module exists: a Workspace's rules depend on where it is written (the parent
+workspace's type and its ClusterWorkspaceTypes), which no per-kind strategy knows; kcp checks
+them in admission plugins (``tenancy.kcp.dev/ClusterWorkspace``, ``ClusterWorkspaceTypeExists``).
+The rules are pure (``tenancy/workspaces.py``); this module gathers the context from the request
+and the catalog, runs them on create and update, and resets what a client may not set on
+create (the status, which the workspace controller owns; the content finalizer it needs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from kcp_edge.apimachinery import errors
+from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.kinds import ResourceKind
+from kcp_edge.registry.store import ObjectStore
+from kcp_edge.server.requestinfo import RequestInfo
+from kcp_edge.tenancy import workspaces as tenancy
+
+Obj = dict[str, Any]
+
+
+def _is_workspace(kind: ResourceKind) -> bool:
+    return kind.group == tenancy.TENANCY_GROUP and kind.resource == tenancy.WORKSPACES
+
+
+def _custom_types(
+    objects: ObjectStore, catalog: Catalog, cluster: str
+) -> dict[str, tenancy.ClusterWorkspaceType]:
+    kind = catalog.lookup(
+        cluster, tenancy.TENANCY_GROUP, "v1alpha1", tenancy.CLUSTER_WORKSPACE_TYPES
+    )
+    if kind is None:
+        return {}
+    found = {}
+    for raw in objects.list(kind, cluster, "").items:
+        definition = tenancy.ClusterWorkspaceType.from_object(orjson.loads(raw))
+        found[definition.name] = definition
+    return found
+
+
+def _check(
+    request: Request, objects: ObjectStore, info: RequestInfo, new: Obj, old: Obj | None
+) -> None:
+    catalog: Catalog = request.app.state.catalog
+    parent_type = catalog.cluster_type(info.cluster) or tenancy.ROOT_TYPE
+    tenancy.default_workspace(new)
+    causes = tenancy.validate_workspace(
+        new,
+        old,
+        parent_type=parent_type,
+        custom_types=_custom_types(objects, catalog, info.cluster),
+    )
+    if causes:
+        name = new.get("metadata", {}).get("name", "")
+        raise errors.invalid("Workspace", name, causes, group=tenancy.TENANCY_GROUP)
+
+
+def admit_create(
+    request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, obj: Obj
+) -> None:
+    """Check (and prepare) a new object of a kcp kind; other kinds pass unchanged."""
+    if not _is_workspace(kind):
+        return
+    obj["status"] = {"phase": tenancy.SCHEDULING}
+    _check(request, objects, info, obj, None)
+    meta = obj.setdefault("metadata", {})
+    finalizers = list(meta.get("finalizers") or [])
+    if tenancy.CONTENT_FINALIZER not in finalizers:
+        meta["finalizers"] = [*finalizers, tenancy.CONTENT_FINALIZER]
+
+
+def admit_update(
+    request: Request,
+    objects: ObjectStore,
+    kind: ResourceKind,
+    info: RequestInfo,
+    *,
+    old: Obj,
+    new: Obj,
+) -> None:
+    """Check a changed object of a kcp kind against the stored one (as the store will merge
+    it: a main-resource write keeps the stored status)."""
+    if _is_workspace(kind):
+        merged = new if info.subresource else {**new, "status": old.get("status", {})}
+        _check(request, objects, info, merged, old)

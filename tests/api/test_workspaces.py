@@ -1,0 +1,184 @@
+"""Workspaces: the issue's walkthrough through the real kubectl and the `kubectl ws` plugin,
+isolation between workspaces, the wildcard, deletion with content, nesting rules, restarts.
+
+Each test runs its own server (workspaces change ``root``, which every other test reads). The
+plugin runs from the repository as ``kubectl-ws`` on PATH, so kubectl finds it as it would the
+single file's symlink.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KUBECTL, REPO, KcpServer, running_kcp
+
+PLUGIN = """#!{python}
+import sys
+sys.path.insert(0, {repo!r})
+from kcp_edge.cli.main import main
+sys.exit(main(sys.argv[1:], prog={prog!r}))
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[KcpServer]:
+    with running_kcp(tmp_path / "kcp", log=tmp_path / "kcp.log") as running:
+        yield running
+
+
+class Shell:
+    """kubectl and its plugins with a private copy of the admin kubeconfig."""
+
+    def __init__(self, server: KcpServer, home: Path) -> None:
+        if KUBECTL is None:
+            pytest.skip("kubectl is not installed next to the Python interpreter")
+        self.home = home
+        bin_dir = home / "bin"
+        bin_dir.mkdir(parents=True)
+        for prog in ("kubectl-ws", "kubectl-kcp"):
+            script = bin_dir / prog
+            script.write_text(PLUGIN.format(python=sys.executable, repo=str(REPO), prog=prog))
+            script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        self.kubeconfig = home / "kubeconfig"
+        self.kubeconfig.write_text(server.kubeconfig.read_text())
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(KUBECTL), *args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+            env=self.env,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+
+def rows(text: str) -> list[str]:
+    return [re.sub(r"\s+", " ", line).strip() for line in text.strip().splitlines()]
+
+
+@pytest.fixture
+def sh(server: KcpServer, tmp_path: Path) -> Shell:
+    return Shell(server, tmp_path / "home")
+
+
+def test_the_walkthrough(sh: Shell, server: KcpServer) -> None:
+    url = server.url
+    assert sh("ws", "use", "root").stdout.strip() == 'Current workspace is "root".'
+    assert rows(sh("get", "workspaces").stdout) == [
+        "NAME TYPE PHASE URL",
+        f"default Organization Ready {url}/clusters/root:default",
+    ]
+    out = sh("ws", "create", "telcops", "--type", "Organization").stdout
+    assert out.splitlines()[0] == (
+        'Workspace "telcops" (type "Organization") created. Waiting for being ready.'
+    )
+    assert sh("ws", "use", "telcops").stdout.strip() == (
+        'Current workspace is "root:telcops" (type "Organization").'
+    )
+    sh("ws", "create", "team-a")
+    assert rows(sh("get", "workspaces").stdout) == [
+        "NAME TYPE PHASE URL",
+        f"team-a Universal Ready {url}/clusters/root:telcops:team-a",
+    ]
+    sh("ws", "use", "team-a")
+    resources = sh("api-resources").stdout
+    assert re.search(r"^configmaps\s+cm\s+v1\s+true\s+ConfigMap$", resources, re.M)
+    assert re.search(
+        r"^workloadclusters\s+workload.kcp.dev/v1alpha1\s+false\s+WorkloadCluster$", resources, re.M
+    )
+    done = sh("get", "deployments", check=False)
+    assert done.stderr.strip() == 'error: the server doesn\'t have a resource type "deployments"'
+    assert sh("ws", "..").stdout.strip() == 'Current workspace is "root:telcops".'
+    out = sh("ws", "create", "team-b", "--enter").stdout
+    assert out.strip().splitlines()[-1].startswith('Current workspace is "root:telcops:team-b"')
+    assert sh("get", "namespaces", "-o", "name").stdout.split() == ["namespace/default"]
+
+
+def test_workspaces_are_isolated(sh: Shell, server: KcpServer) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "org", "--type", "Organization", "--enter")
+    sh("ws", "create", "a")
+    sh("ws", "create", "b")
+    sh("ws", "use", "a")
+    sh("create", "configmap", "same", "--from-literal=who=a")
+    sh("create", "namespace", "only-in-a")
+    sh("ws", "use", "root:org:b")
+    sh("create", "configmap", "same", "--from-literal=who=b")
+    got = json.loads(sh("get", "configmap", "same", "-o", "json").stdout)
+    assert got["data"] == {"who": "b"}
+    assert sh("get", "namespace", "only-in-a", check=False).returncode == 1
+    everywhere = json.loads(
+        sh("--server", f"{server.url}/clusters/*", "get", "--raw", "/api/v1/configmaps").stdout
+    )
+    owners = sorted(
+        (i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["name"])
+        for i in everywhere["items"]
+        if i["metadata"]["name"] == "same"
+    )
+    assert owners == [("root:org:a", "same"), ("root:org:b", "same")]
+
+
+def test_nesting_rules(sh: Shell) -> None:
+    sh("ws", "use", "root")
+    done = sh("ws", "create", "plain", "--type", "Team", check=False)
+    assert done.returncode == 1
+    assert "error:" in done.stderr
+    sh("ws", "create", "org", "--type", "Organization", "--enter")
+    sh("ws", "create", "u", "--enter")
+    done = sh("ws", "create", "nested", check=False)
+    assert done.returncode == 1
+
+
+def test_deleting_a_workspace_deletes_its_content(sh: Shell, server: KcpServer) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "org", "--type", "Organization", "--enter")
+    sh("ws", "create", "team", "--type", "Team", "--enter")
+    sh("ws", "create", "leaf", "--enter")
+    sh("create", "configmap", "deep", "--from-literal=a=1")
+    sh("ws", "use", "root")
+    sh("delete", "workspace", "org", "--timeout=60s")
+    deadline = time.monotonic() + 30
+    while sh("get", "workspace", "org", check=False).returncode == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    everywhere = json.loads(
+        sh("--server", f"{server.url}/clusters/*", "get", "--raw", "/api/v1/configmaps").stdout
+    )
+    assert not [i for i in everywhere["items"] if i["metadata"]["name"] == "deep"]
+    done = sh("--server", f"{server.url}/clusters/root:org:team:leaf", "get", "cm", check=False)
+    assert done.returncode == 1
+
+
+def test_workspaces_survive_a_restart(tmp_path: Path) -> None:
+    root = tmp_path / "kcp"
+    with running_kcp(root, log=tmp_path / "1.log") as first:
+        sh = Shell(first, tmp_path / "home1")
+        sh("ws", "use", "root")
+        sh("ws", "create", "org", "--type", "Organization", "--enter")
+        sh("ws", "create", "keep", "--enter")
+        sh("create", "configmap", "kept", "--from-literal=a=1")
+    with running_kcp(root, log=tmp_path / "2.log") as second:
+        sh = Shell(second, tmp_path / "home2")
+        sh("ws", "use", "root:org:keep")
+        got = json.loads(sh("get", "configmap", "kept", "-o", "json").stdout)
+        assert got["data"] == {"a": "1"}
