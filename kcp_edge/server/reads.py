@@ -11,8 +11,9 @@ ERROR event carrying a 410 ``Status``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -84,10 +85,33 @@ def _table(
     return orjson.dumps(table)
 
 
+Rewrite = Callable[[bytes], bytes]
+
+
+def version_rewrite(kind: ResourceKind) -> Rewrite | None:
+    """For a custom resource: stored objects of another served version of the CRD get the
+    requested apiVersion (conversion strategy None: only apiVersion changes)."""
+    if custom_kind(kind) is None:
+        return None
+    marker = b'"apiVersion":"%s"' % kind.group_version.encode()
+
+    def rewrite(body: bytes) -> bytes:
+        if marker in body:
+            return body
+        obj = orjson.loads(body)
+        obj["apiVersion"] = kind.group_version
+        return orjson.dumps(obj)
+
+    return rewrite
+
+
 def get_object(
     objects: ObjectStore, kind: ResourceKind, info: RequestInfo, request: Request
 ) -> Response:
     body = objects.get_raw(kind, info.cluster, info.namespace, info.name)
+    rewrite = version_rewrite(kind)
+    if rewrite is not None:
+        body = rewrite(body)
     found = representation(request)
     if found is None:
         return Response(body, media_type=JSON)
@@ -171,6 +195,9 @@ def list_objects(
         revision=at,
         keep=keep,
     )
+    rewrite = version_rewrite(kind)
+    if rewrite is not None:
+        page = dataclasses.replace(page, items=[rewrite(item) for item in page.items])
     found = representation(request)
     if found is not None:
         meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
@@ -209,10 +236,12 @@ def _error_line(exc: errors.StatusError) -> bytes:
     return _event_line("ERROR", body)
 
 
-def _translate(event: Event, keep: Filter | None) -> bytes | None:
+def _translate(event: Event, keep: Filter | None, rewrite: Rewrite | None = None) -> bytes | None:
     """One store event as a watch line, honouring selectors (objects leaving a selection are
     DELETED for that watcher, objects entering it ADDED, as the apiserver's cacher does)."""
     body = codec.with_resource_version(event.kv.value, event.revision)
+    if rewrite is not None:
+        body = rewrite(body)
     if event.type is EventType.DELETE:
         if keep is not None and not keep(orjson.loads(body)):
             return None
@@ -255,9 +284,10 @@ def watch_objects(
     timeout = float(_int_param(request, "timeoutSeconds") or MAX_WATCH_SECONDS)
 
     initial: list[bytes] = []
+    rewrite = version_rewrite(kind)
     if revision == 0 or send_initial:
         page = objects.list(kind, info.cluster, info.namespace, keep=keep)
-        initial = [_event_line("ADDED", item) for item in page.items]
+        initial = [_event_line("ADDED", rewrite(item) if rewrite else item) for item in page.items]
         after = page.revision if revision == 0 else max(revision, page.revision)
         if send_initial:
             initial.append(_bookmark(kind, after, initial_end=True))
@@ -313,7 +343,7 @@ def watch_objects(
                     continue
                 last = batch[-1].revision
                 # One write for everything that arrived together, not one per event.
-                lines = [line for line in (_translate(e, keep) for e in batch) if line]
+                lines = [line for line in (_translate(e, keep, rewrite) for e in batch) if line]
                 if lines:
                     yield b"".join(render(line) for line in lines)
         finally:

@@ -435,3 +435,74 @@ def test_server_side_apply_on_custom_resources(
     kubectl("apply", "--server-side", "-f", write(tmp_path, "3.json", widget(group, "w1")))
     got = json.loads(kubectl("get", resource, "w1", "-o", "json").stdout)
     assert got["spec"] == {"size": 2, "color": "red"}
+
+
+def test_several_versions_share_the_objects(
+    kubectl: Kubectl, tmp_path: Path, group: str, api_client: client.ApiClient
+) -> None:
+    crd = widget_crd(group)
+    beta = copy.deepcopy(crd["spec"]["versions"][0])
+    beta.update(name="v1beta1", storage=False, deprecated=True)
+    crd["spec"]["versions"].append(beta)
+    install(kubectl, tmp_path, crd)
+    custom = client.CustomObjectsApi(api_client)
+    ns = kubectl.namespace
+    made = custom.create_namespaced_custom_object(
+        group,
+        "v1beta1",
+        ns,
+        "widgets",
+        {**widget(group, "w1", size=1), "apiVersion": f"{group}/v1beta1"},
+    )
+    assert made["apiVersion"] == f"{group}/v1beta1"
+    got = custom.get_namespaced_custom_object(group, "v1", ns, "widgets", "w1")
+    assert got["apiVersion"] == f"{group}/v1"
+    listed = custom.list_namespaced_custom_object(group, "v1", ns, "widgets")
+    assert [i["apiVersion"] for i in listed["items"]] == [f"{group}/v1"]
+    done = kubectl("get", f"widgets.v1beta1.{group}", "w1", "-o", "name")
+    assert f"Warning: {group}/v1beta1 Widget is deprecated" in done.stderr
+
+
+def test_a_schema_change_applies_to_new_writes(
+    kubectl: Kubectl, tmp_path: Path, group: str, api_client: client.ApiClient
+) -> None:
+    install(kubectl, tmp_path, widget_crd(group))
+    custom = client.CustomObjectsApi(api_client)
+    ns = kubectl.namespace
+    with pytest.raises(ApiException) as caught:
+        custom.create_namespaced_custom_object(
+            group, "v1", ns, "widgets", widget(group, "w1", size=1, color="pink")
+        )
+    assert caught.value.status == 422
+    crd = widget_crd(group)
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "color"
+    ]["enum"].append("pink")
+    kubectl("apply", "-f", write(tmp_path, "crd2.json", crd))
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            made = custom.create_namespaced_custom_object(
+                group, "v1", ns, "widgets", widget(group, "w1", size=1, color="pink")
+            )
+            break
+        except ApiException as exc:
+            assert exc.status == 422 and time.monotonic() < deadline
+            time.sleep(0.05)
+    assert made["spec"]["color"] == "pink"
+
+
+def test_cluster_scoped_custom_resources(
+    kubectl: Kubectl, tmp_path: Path, group: str, api_client: client.ApiClient
+) -> None:
+    crd = widget_crd(group)
+    crd["spec"]["scope"] = "Cluster"
+    install(kubectl, tmp_path, crd)
+    custom = client.CustomObjectsApi(api_client)
+    made = custom.create_cluster_custom_object(group, "v1", "widgets", widget(group, "c1", size=1))
+    assert "namespace" not in made["metadata"]
+    assert [
+        i["metadata"]["name"]
+        for i in custom.list_cluster_custom_object(group, "v1", "widgets")["items"]
+    ] == ["c1"]
+    assert lines(kubectl("get", f"widgets.{group}", "-o", "name").stdout) == [f"widget.{group}/c1"]
