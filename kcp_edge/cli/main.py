@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from kcp_edge.auth.pki import PkiError, host_name
+from kcp_edge.cli.plugins import add_install_arguments, run_install_plugins
 from kcp_edge.cli.start import StartError, StartOptions, run_start
 from kcp_edge.cli.ws import run_kcp_plugin, run_ws
 from kcp_edge.server.version import GIT_VERSION, go_style_platform, version_info
@@ -175,6 +176,11 @@ def _kcp_parsers(prog: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
         help="print all flags of 'start' and exit",
     )
     commands.add_parser("version", help="print the version of kcp-edge")
+    add_install_arguments(
+        commands.add_parser(
+            "install-plugins", help="symlink the kubectl plugins (kubectl ws, kcp) to this file"
+        )
+    )
     return parser, start
 
 
@@ -192,6 +198,8 @@ def run_kcp(prog: str, args: list[str]) -> int:
             f"built {info['buildDate']}, {info['goVersion']} {go_style_platform()})"
         )
         return 0
+    if ns.command == "install-plugins":
+        return run_install_plugins(ns)
     if ns.command == "start":
         if ns.start_command == "options":
             print(start.format_help(), end="")
