@@ -25,9 +25,9 @@ from kcp_edge.apimachinery import errors, tables
 from kcp_edge.registry import codec
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
-from kcp_edge.registry.store import ObjectStore, parse_revision
+from kcp_edge.registry.store import ObjectStore, parse_revision, with_cluster
 from kcp_edge.server.negotiation import PARTIAL, content_type, representation
-from kcp_edge.server.requestinfo import RequestInfo
+from kcp_edge.server.requestinfo import WILDCARD_CLUSTER, RequestInfo
 from kcp_edge.server.selection import Filter
 from kcp_edge.server.status import status_body
 from kcp_edge.storage import EventType, WatchExpiredError
@@ -236,10 +236,14 @@ def _error_line(exc: errors.StatusError) -> bytes:
     return _event_line("ERROR", body)
 
 
-def _translate(event: Event, keep: Filter | None, rewrite: Rewrite | None = None) -> bytes | None:
+def _translate(
+    event: Event, keep: Filter | None, rewrite: Rewrite | None = None, *, wildcard: bool = False
+) -> bytes | None:
     """One store event as a watch line, honouring selectors (objects leaving a selection are
     DELETED for that watcher, objects entering it ADDED, as the apiserver's cacher does)."""
     body = codec.with_resource_version(event.kv.value, event.revision)
+    if wildcard:  # which workspace the object lives in, as a wildcard list says
+        body = orjson.dumps(with_cluster(event.kv.key, orjson.loads(body)))
     if rewrite is not None:
         body = rewrite(body)
     if event.type is EventType.DELETE:
@@ -285,6 +289,7 @@ def watch_objects(
 
     initial: list[bytes] = []
     rewrite = version_rewrite(kind)
+    wildcard = info.cluster == WILDCARD_CLUSTER
     if revision == 0 or send_initial:
         page = objects.list(kind, info.cluster, info.namespace, keep=keep)
         initial = [_event_line("ADDED", rewrite(item) if rewrite else item) for item in page.items]
@@ -343,7 +348,11 @@ def watch_objects(
                     continue
                 last = batch[-1].revision
                 # One write for everything that arrived together, not one per event.
-                lines = [line for line in (_translate(e, keep, rewrite) for e in batch) if line]
+                lines = [
+                    line
+                    for line in (_translate(e, keep, rewrite, wildcard=wildcard) for e in batch)
+                    if line
+                ]
                 if lines:
                     yield b"".join(render(line) for line in lines)
         finally:

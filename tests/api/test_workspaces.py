@@ -138,17 +138,6 @@ def test_workspaces_are_isolated(sh: Shell, server: KcpServer) -> None:
     assert owners == [("root:org:a", "same"), ("root:org:b", "same")]
 
 
-def test_nesting_rules(sh: Shell) -> None:
-    sh("ws", "use", "root")
-    done = sh("ws", "create", "plain", "--type", "Team", check=False)
-    assert done.returncode == 1
-    assert "error:" in done.stderr
-    sh("ws", "create", "org", "--type", "Organization", "--enter")
-    sh("ws", "create", "u", "--enter")
-    done = sh("ws", "create", "nested", check=False)
-    assert done.returncode == 1
-
-
 def test_deleting_a_workspace_deletes_its_content(sh: Shell, server: KcpServer) -> None:
     sh("ws", "use", "root")
     sh("ws", "create", "org", "--type", "Organization", "--enter")
@@ -182,3 +171,123 @@ def test_workspaces_survive_a_restart(tmp_path: Path) -> None:
         sh("ws", "use", "root:org:keep")
         got = json.loads(sh("get", "configmap", "kept", "-o", "json").stdout)
         assert got["data"] == {"a": "1"}
+
+
+def test_cousins_do_not_share_crds_discovery_or_watches(sh: Shell, server: KcpServer) -> None:
+    sh("ws", "use", "root")
+    for org in ("o1", "o2"):
+        sh("ws", "create", org, "--type", "Organization")
+        sh("ws", "use", f"root:{org}")
+        sh("ws", "create", "t")
+        sh("ws", "use", "root")
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    path = sh.home / "crd.json"
+    path.write_text(json.dumps(crd))
+    sh("ws", "use", "root:o1:t")
+    sh("apply", "-f", str(path))
+    sh("wait", "--for=condition=Established", "crd/gadgets.example.com")
+    assert "gadgets" in sh("api-resources", "--api-group=example.com").stdout
+    sh("ws", "use", "root:o2:t")
+    assert sh("get", "crd", "-o", "name").stdout.strip() == ""
+    done = sh("get", "gadgets", check=False)
+    assert done.stderr.strip() == 'error: the server doesn\'t have a resource type "gadgets"'
+    # A watch in one workspace sees nothing of a cousin's writes.
+    watch = subprocess.Popen(
+        [str(KUBECTL), "get", "configmaps", "-w", "--request-timeout=4s", "-o", "name"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sh.env,
+    )
+    time.sleep(1.5)
+    other = Shell(server, sh.home.parent / "other")
+    other("ws", "use", "root:o1:t")
+    other("create", "configmap", "noise", "--from-literal=a=1")
+    out, _ = watch.communicate(timeout=30)
+    assert "noise" not in out
+    # The wildcard sees both workspaces' namespaces.
+    everywhere = json.loads(
+        sh("--server", f"{server.url}/clusters/*", "get", "--raw", "/api/v1/namespaces").stdout
+    )
+    clusters = {i["metadata"]["annotations"]["kcp.io/cluster"] for i in everywhere["items"]}
+    assert {"root", "root:default", "root:o1:t", "root:o2:t"} <= clusters
+
+
+def test_the_wildcard_watch_sees_every_workspace(sh: Shell, server: KcpServer) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "w", "--type", "Organization")
+    watch = subprocess.Popen(
+        [
+            str(KUBECTL),
+            "--server",
+            f"{server.url}/clusters/*",
+            "get",
+            "--raw",
+            "/api/v1/configmaps?watch=true&timeoutSeconds=5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sh.env,
+    )
+    time.sleep(1.5)
+    sh("ws", "use", "root:w")
+    sh("create", "configmap", "seen-in-w", "--from-literal=a=1")
+    sh("ws", "use", "root")
+    sh("create", "configmap", "seen-in-root", "--from-literal=a=1")
+    out, _ = watch.communicate(timeout=30)
+    events = [json.loads(line) for line in out.splitlines() if line.strip()]
+    seen = {
+        (e["object"]["metadata"]["annotations"]["kcp.io/cluster"], e["object"]["metadata"]["name"])
+        for e in events
+    }
+    assert {("root:w", "seen-in-w"), ("root", "seen-in-root")} <= seen
+    done = sh(
+        "--server", f"{server.url}/clusters/*", "delete", "configmap", "seen-in-w", check=False
+    )
+    assert done.returncode == 1
+
+
+def test_nesting_messages(sh: Shell) -> None:
+    sh("ws", "use", "root")
+    done = sh("ws", "create", "plain", "--type", "Team", check=False)
+    assert done.stderr.strip() == (
+        'error: workspaces.tenancy.kcp.dev "plain" is forbidden: workspace type "Team" may only '
+        'be created in a workspace of type "Organization"'
+    )
+    done = sh("ws", "create", "u", check=False)
+    assert done.stderr.strip() == (
+        'error: workspaces.tenancy.kcp.dev "u" is forbidden: workspace type "Universal" may only '
+        'be created in a workspace of type "Organization" or "Team"'
+    )
+    sh("ws", "create", "org", "--type", "Organization", "--enter")
+    done = sh("ws", "create", "sub", "--type", "Organization", check=False)
+    assert done.stderr.strip() == (
+        'error: workspaces.tenancy.kcp.dev "sub" is forbidden: workspace type "Organization" may '
+        "only be created in root"
+    )
+    sh("ws", "create", "u", "--enter")
+    done = sh("get", "workspaces", check=False)
+    assert done.stderr.strip() == ('error: the server doesn\'t have a resource type "workspaces"')
