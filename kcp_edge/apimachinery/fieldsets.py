@@ -17,7 +17,11 @@ model of ``sigs.k8s.io/structured-merge-diff`` (``fieldpath``), restated:
 * `set_of` is ``TypedValue.ToFieldSet``: every leaf, every item of a keyed list or set, and
   every map entry that is not a declared struct field, as `schematypes.TypeNode` says;
   `typed_errors` is the check an applied configuration must pass first (missing list-map
-  keys, duplicate items, undeclared fields), with upstream's messages.
+  keys, duplicate items, undeclared fields), with upstream's messages;
+* `appeared` is what a comparison reports under a value that appears or disappears whole,
+  built as a tree directly, and `appeared_fields_v1` the ``FieldsV1`` of a create in one
+  walk: the field manager's hot paths (``shared_union``/``shared_difference`` likewise share
+  subtrees instead of copying them, for sets nobody inserts into afterwards).
 
 Exception tree::
 
@@ -149,6 +153,11 @@ Path = tuple[PathElement, ...]
 
 
 def field_element(name: str) -> PathElement:
+    return _cached_field(name) if type(name) is str else PathElement(FIELD, name)
+
+
+@lru_cache(maxsize=16384)
+def _cached_field(name: str) -> PathElement:
     return PathElement(FIELD, name)
 
 
@@ -203,14 +212,24 @@ def make_path(*parts: str | int | Mapping[str, Any]) -> Path:
 
 def parse_element(text: str) -> PathElement | None:
     """A ``FieldsV1`` key as a path element; ``None`` for an unknown type (skipped, as
-    upstream skips what a newer version might write). Raises `FieldsError` if malformed."""
+    upstream skips what a newer version might write). Raises `FieldsError` if malformed.
+    Every write decodes the stored entries, so keys seen before are remembered."""
+    return _parse_cached(text) if type(text) is str else _parse_element(text)
+
+
+@lru_cache(maxsize=16384)
+def _parse_cached(text: str) -> PathElement | None:
+    return _parse_element(text)
+
+
+def _parse_element(text: str) -> PathElement | None:
     if len(text) < 2:
         raise FieldsError("key must be 2 characters long:")
     if text[1] != ":":
         return None
     kind, body = text[0], text[2:]
     if kind == FIELD:
-        return PathElement(FIELD, body)
+        return field_element(body)
     if kind == INDEX:
         if not _INTEGER.fullmatch(body):
             raise FieldsError(f'strconv.Atoi: parsing "{body}": invalid syntax')
@@ -382,6 +401,57 @@ class FieldSet:
                 out._children[pe] = rest
         return out
 
+    def shared_union(self, other: FieldSet) -> FieldSet:
+        """`union` that may share subtrees with both sets instead of copying them: for sets
+        that nobody inserts into afterwards (the field manager's, which only combines)."""
+        if other.empty:
+            return self
+        if self.empty:
+            return other
+        out = FieldSet()
+        out._members = self._members | other._members
+        out._children = dict(self._children)
+        for pe, child in other._children.items():
+            mine = out._children.get(pe)
+            out._children[pe] = child if mine is None else mine.shared_union(child)
+        return out
+
+    def shared_difference(self, other: FieldSet) -> FieldSet:
+        """`difference` that may share subtrees with this set (see `shared_union`)."""
+        if other.empty:
+            return self
+        out = FieldSet()
+        out._members = self._members - other._members
+        theirs_all = other._children
+        for pe, child in self._children.items():
+            theirs = theirs_all.get(pe)
+            rest = child if theirs is None else child.shared_difference(theirs)
+            if not rest.empty:
+                out._children[pe] = rest
+        return out
+
+    def insert_whole(self, path: Path, below: FieldSet | None) -> None:
+        """Add ``path`` with ``below`` as the paths under it (taken, not copied): how a value
+        that appeared or disappeared whole is recorded (`appeared`)."""
+        if not path:
+            if below is not None:
+                self._members |= below._members
+                for pe, below_pe in below._children.items():
+                    mine = self._children.get(pe)
+                    self._children[pe] = below_pe if mine is None else mine.union(below_pe)
+            return
+        node = self
+        for pe in path[:-1]:
+            child = node._children.get(pe)
+            if child is None:
+                child = node._children[pe] = FieldSet()
+            node = child
+        last = path[-1]
+        node._members.add(last)
+        if below is not None and not below.empty:
+            mine = node._children.get(last)
+            node._children[last] = below if mine is None else mine.union(below)
+
     def paths(self) -> list[Path]:
         """Every path, in upstream's iteration order: members, then each child's paths."""
         out: list[Path] = []
@@ -530,6 +600,105 @@ def _collect_set(value: Any, node: TypeNode, path: Path, out: FieldSet) -> None:
             item_path = (*path, item_element(node, item))
             _collect_set(item, items, item_path, out)
             out.insert(item_path)
+
+
+def first_items(node: TypeNode, value: Any) -> dict[PathElement, Any]:
+    """A keyed list's or set's items by path element; a repeated item counts once (the
+    first). Every item's element is computed before any is used, so the first item with no
+    path is the one reported (`FieldsError`)."""
+    out: dict[PathElement, Any] = {}
+    if isinstance(value, list):
+        for item in value:
+            out.setdefault(item_element(node, item), item)
+    return out
+
+
+def appeared(value: Any, node: TypeNode) -> FieldSet | None:
+    """The paths under a value that appears (or disappears) whole, as a comparison reports
+    them: every map entry and list item walked, and every path under those; ``None`` for a
+    leaf, an empty or ``null`` container (the value itself is the only path)."""
+    if isinstance(value, dict):
+        if not value or not node.walks_map:
+            return None
+        out = FieldSet()
+        members = out._members
+        children = out._children
+        field = node.field
+        for key, child in value.items():
+            pe = field_element(key)
+            members.add(pe)
+            below = appeared(child, field(key))
+            if below is not None:
+                children[pe] = below
+        return out
+    if isinstance(value, list):
+        if not value or not node.walks_list:
+            return None
+        out = FieldSet()
+        items = node.items
+        for pe, item in first_items(node, value).items():
+            out._members.add(pe)
+            below = appeared(item, items)
+            if below is not None:
+                out._children[pe] = below
+        return out
+    return None
+
+
+def appeared_fields_v1(value: Any, node: TypeNode, without: FieldSet) -> dict[str, Any]:
+    """``appeared(value, node).difference(without).to_fields_v1()`` in one walk, with no
+    intermediate set, paths or sorting of elements: what a create records (the whole object
+    is new), the largest ``FieldsV1`` the field manager writes. Raises `FieldsError` where
+    `appeared` does (the first bad item may differ)."""
+    return _appeared_v1(value, node, without, member=False) or {}
+
+
+def _appeared_v1(
+    value: Any, node: TypeNode, without: FieldSet | None, *, member: bool
+) -> dict[str, Any] | None:
+    """The ``FieldsV1`` object of a value that appeared (``.`` first if it is a member);
+    ``None`` when nothing is under it."""
+    if isinstance(value, dict):
+        if not value or not node.walks_map:
+            return None
+        out: dict[str, Any] = {".": {}} if member else {}
+        field = node.field
+        if without is None:
+            for key in sorted(value):
+                below = _appeared_v1(value[key], field(key), None, member=True)
+                out["f:" + key] = {} if below is None else below
+        else:
+            dropped, under = without._members, without._children
+            for key in sorted(value):
+                pe = field_element(key)
+                kept = pe not in dropped
+                below = _appeared_v1(value[key], field(key), under.get(pe), member=kept)
+                if below is not None:
+                    out["f:" + key] = below
+                elif kept:
+                    out["f:" + key] = {}
+        return out if len(out) > member else None
+    if isinstance(value, list):
+        if not value or not node.walks_list:
+            return None
+        found = first_items(node, value)
+        out = {".": {}} if member else {}
+        items = node.items
+        if without is None:
+            for pe in sorted(found, key=_element_order):
+                below = _appeared_v1(found[pe], items, None, member=True)
+                out[pe.kind + ":" + pe.text] = {} if below is None else below
+            return out
+        dropped, under = without._members, without._children
+        for pe in sorted(found, key=_element_order):
+            kept = pe not in dropped
+            below = _appeared_v1(found[pe], items, under.get(pe), member=kept)
+            if below is not None:
+                out[pe.kind + ":" + pe.text] = below
+            elif kept:
+                out[pe.kind + ":" + pe.text] = {}
+        return out if len(out) > member else None
+    return None
 
 
 def typed_errors(value: Any, node: TypeNode) -> list[str]:

@@ -57,8 +57,11 @@ from kcp_edge.apimachinery.fieldsets import (
     FieldSet,
     Path,
     PathElement,
+    appeared,
+    appeared_fields_v1,
     describe_path,
     field_element,
+    first_items,
     go_json,
     item_element,
     make_path,
@@ -379,6 +382,9 @@ def _store(obj: dict[str, Any], managed: _Managed) -> None:
 
 def _json_equal(a: Any, b: Any) -> bool:
     """JSON equality: booleans are not numbers, ints and floats compare by value."""
+    kind = type(a)
+    if kind is type(b) and (kind is str or kind is int):
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, dict):
@@ -475,52 +481,52 @@ def _compare(node: TypeNode, lhs: Any, rhs: Any) -> _Comparison:
     """``TypedValue.Compare``: leaves added, modified or removed, and maps, lists and items
     that appeared or disappeared as a whole."""
     result = _Comparison(FieldSet(), FieldSet(), FieldSet())
-    _compare_into(node, lhs, rhs, (), result)
+    _compare_into(node, lhs, rhs, None, result)
     return result
 
 
-def _compare_into(node: TypeNode, lhs: Any, rhs: Any, path: Path, out: _Comparison) -> None:
-    shape = _pair_shape(node, lhs, rhs)
-    if shape == LEAF:
-        if lhs is _MISSING:
-            out.added.insert(path)
-        elif rhs is _MISSING:
-            out.removed.insert(path)
-        elif not _json_equal(lhs, rhs):
-            out.modified.insert(path)
+_Link = tuple[Any, PathElement] | None
+"""A path as the walk goes down: ``(parent link, element)``; only changes materialize it."""
+
+
+def _path_of(link: _Link) -> Path:
+    out: list[PathElement] = []
+    while link is not None:
+        link, pe = link
+        out.append(pe)
+    out.reverse()
+    return tuple(out)
+
+
+def _compare_into(node: TypeNode, lhs: Any, rhs: Any, link: _Link, out: _Comparison) -> None:
+    if lhs is _MISSING:
+        out.added.insert_whole(_path_of(link), appeared(rhs, node))
+        return
+    if rhs is _MISSING:
+        out.removed.insert_whole(_path_of(link), appeared(lhs, node))
+        return
+    shape = node.shape_of(lhs)
+    if shape != node.shape_of(rhs) or shape == LEAF or (_is_empty(lhs) and _is_empty(rhs)):
+        if not _json_equal(lhs, rhs):
+            out.modified.insert(_path_of(link))
         return
     if shape == MAP:
         left, right = _as_map(lhs), _as_map(rhs)
-        for key in _keys(left, right):
-            _compare_into(
-                node.field(key),
-                left.get(key, _MISSING),
-                right.get(key, _MISSING),
-                (*path, field_element(key)),
-                out,
-            )
-    else:
-        left_items, right_items = _first_items(node, lhs), _first_items(node, rhs)
-        for pe in _keys(left_items, right_items):
-            _compare_into(
-                node.items,
-                left_items.get(pe, _MISSING),
-                right_items.get(pe, _MISSING),
-                (*path, pe),
-                out,
-            )
-    if lhs is _MISSING:
-        out.added.insert(path)
-    elif rhs is _MISSING:
-        out.removed.insert(path)
-
-
-def _first_items(node: TypeNode, value: Any) -> dict[PathElement, Any]:
-    """A list's items by path element; a repeated item counts once (the first)."""
-    out: dict[PathElement, Any] = {}
-    for item in _as_list(value):
-        out.setdefault(item_element(node, item), item)
-    return out
+        field = node.field
+        for key, value in left.items():
+            pe = field_element(key)
+            _compare_into(field(key), value, right.get(key, _MISSING), (link, pe), out)
+        for key, value in right.items():
+            if key not in left:
+                _compare_into(field(key), _MISSING, value, (link, field_element(key)), out)
+        return
+    left_items, right_items = first_items(node, lhs), first_items(node, rhs)
+    items = node.items
+    for pe, value in left_items.items():
+        _compare_into(items, value, right_items.get(pe, _MISSING), (link, pe), out)
+    for pe, value in right_items.items():
+        if pe not in left_items:
+            _compare_into(items, _MISSING, value, (link, pe), out)
 
 
 def _merge(node: TypeNode, lhs: Any, rhs: Any) -> Any:
@@ -675,7 +681,7 @@ class _Request:
 def _settle(managed: _Managed, comparison: _Comparison, workflow: str, *, force: bool) -> _Managed:
     """``Updater.update``: the other entries lose what changed under them (a conflict unless
     ``force``) and what was removed; entries left empty disappear."""
-    touched = comparison.modified.union(comparison.added)
+    touched = comparison.modified.shared_union(comparison.added)
     conflicts: dict[str, FieldSet] = {}
     for ident, entry in managed.items():
         if ident != workflow:
@@ -694,9 +700,8 @@ def _settle(managed: _Managed, comparison: _Comparison, workflow: str, *, force:
         fields = entry.fields
         if ident != workflow:
             if ident in conflicts:
-                fields = fields.difference(conflicts[ident])
-            if not comparison.removed.empty:
-                fields = fields.difference(comparison.removed)
+                fields = fields.shared_difference(conflicts[ident])
+            fields = fields.shared_difference(comparison.removed)
         if not fields.empty:
             out[ident] = entry if fields is entry.fields else replace(entry, fields=fields)
     return out
@@ -708,16 +713,17 @@ def _record(
     """An Update by ``manager``: what changed becomes its own, stamped ``now``."""
     comparison = request.compare(old, new)
     managed = _settle(managed, comparison, _CURRENT_OPERATION, force=True)
-    fields = comparison.modified.union(comparison.added).difference(comparison.removed)
+    fields = comparison.modified.shared_union(comparison.added)
+    fields = fields.shared_difference(comparison.removed)
     if request.ignored is not None:
         fields = fields.recursive_difference(request.ignored)
-    fields = fields.difference(STRIPPED_FIELDS)
+    fields = fields.shared_difference(STRIPPED_FIELDS)
     if fields.empty:
         return managed
     ident = request.identifier(manager, UPDATE)
     previous = managed.get(ident)
     if previous is not None:
-        fields = fields.union(previous.fields)
+        fields = fields.shared_union(previous.fields)
     managed[ident] = _Entry(
         manager, UPDATE, request.api_version, request.subresource, request.now, fields
     )
@@ -988,6 +994,12 @@ def record_update(
         if not managed and old is not None:
             _store(new, {})
             return
+        created = old is None and not managed and (ignored is None or ignored.empty)
+        if created and not types.zero_fields():
+            _store_created(
+                new, types, _Entry(manager, UPDATE, api_version, subresource, now, FieldSet())
+            )
+            return
         request = _Request(types, api_version, subresource, now, ignored)
         old_obj = _without_managed_fields(old) if old is not None else {}
         managed = _record(request, old_obj, _without_managed_fields(new), managed, manager)
@@ -999,6 +1011,28 @@ def record_update(
             new.setdefault("metadata", {})["managedFields"] = _clone(previous)
         return
     _store(new, managed)
+
+
+def _store_created(new: dict[str, Any], types: TypeNode, entry: _Entry) -> None:
+    """A create with no entries to start from, of a kind compared as it is (no Go zero
+    values): the whole object is the manager's, so its ``FieldsV1`` is written in one walk
+    (`appeared_fields_v1`) instead of comparing with nothing and taking set differences.
+    ``entry`` is the entry to write, its (empty) fields replaced. The result is the entry
+    `_record` makes (``test_managedfields`` checks that both ways agree)."""
+    obj = new
+    meta = new.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = dict(new)
+        obj["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    fields = appeared_fields_v1(obj, types, STRIPPED_FIELDS)
+    if not fields:
+        _store(new, {})
+        return
+    encoded = entry.encode()
+    encoded["fieldsV1"] = fields
+    if not isinstance(meta, dict):
+        meta = new["metadata"] = {}
+    meta["managedFields"] = [encoded]
 
 
 def _starting_entries(previous: Any, sent: Any, *, from_request: bool) -> _Managed:

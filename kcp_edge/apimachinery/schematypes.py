@@ -131,6 +131,9 @@ class TypeNode:
         "preserve_unknown",
         "prop",
         "target",
+        "walks_list",
+        "walks_map",
+        "walks_null_map",
     )
 
     def __init__(
@@ -163,6 +166,13 @@ class TypeNode:
         self._zero: Mapping[str, Any] | None = None
         self.list_type, self.list_map_keys = self._list_semantics()
         self.map_type = self._map_semantics()
+        # `shape_of`, answered once per node: the walks ask it for every value they visit.
+        self.walks_map = self.kind in (MAP, UNTYPED) and self.map_type != ATOMIC
+        """Whether an object value here is walked key by key (`MAP`), not as a `LEAF`."""
+        self.walks_list = self.kind == LIST and self.list_type in (SET, MAP)
+        """Whether a list value here is walked item by item (`LIST`), not as a `LEAF`."""
+        self.walks_null_map = self.kind == MAP and self.map_type != ATOMIC
+        """Whether ``null`` here walks as an empty granular map."""
 
     def __repr__(self) -> str:
         return f"<TypeNode {self.kind} list={self.list_type!r} map={self.map_type!r}>"
@@ -260,17 +270,13 @@ class TypeNode:
         `LEAF` (scalars, atomic maps and lists, values that do not fit the schema).
         ``null`` on a granular map or an associative list walks as that empty container."""
         if isinstance(value, dict):
-            if self.kind in (MAP, UNTYPED) and self.map_type != ATOMIC:
-                return MAP
-            return LEAF
+            return MAP if self.walks_map else LEAF
         if isinstance(value, list):
-            if self.kind == LIST and self.list_type in (SET, MAP):
-                return LIST
-            return LEAF
+            return LIST if self.walks_list else LEAF
         if value is None:
-            if self.kind == MAP and self.map_type != ATOMIC:
+            if self.walks_null_map:
                 return MAP
-            if self.kind == LIST and self.list_type in (SET, MAP):
+            if self.walks_list:
                 return LIST
         return LEAF
 

@@ -14,6 +14,8 @@ import pytest
 from kcp_edge.apimachinery.fieldsets import (
     FieldsError,
     FieldSet,
+    appeared,
+    appeared_fields_v1,
     describe_path,
     field_element,
     go_json,
@@ -372,3 +374,43 @@ def test_parse_element() -> None:
     assert parse_element("ab") is None
     with pytest.raises(FieldsError, match="2 characters"):
         parse_element("f")
+
+
+_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p", "labels": {"a": "b"}, "annotations": {}},
+    "spec": {
+        "containers": [
+            {"name": "c", "ports": [{"containerPort": 80}, {"containerPort": 80}]},
+            {"name": "d", "args": ["x"], "env": None},
+        ],
+        "nodeSelector": {"k": "v"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "without",
+    [
+        FieldSet(),
+        FieldSet.of(make_path("kind"), make_path("metadata"), make_path("metadata", "name")),
+        FieldSet.of(make_path("spec", "containers", {"name": "c"})),
+        FieldSet.of(make_path("spec", "containers", {"name": "c"}, "name")),
+    ],
+)
+def test_appeared_fields_v1_is_the_difference_of_appeared_in_one_walk(without: FieldSet) -> None:
+    node = builtin_types(COMPONENTS, "io.k8s.api.core.v1.Pod")
+    whole = FieldSet()
+    whole.insert_whole((), appeared(_POD, node))
+    expected = whole.difference(without).to_fields_v1()
+    assert list(appeared_fields_v1(_POD, node, without).items()) == list(expected.items())
+    assert str(appeared_fields_v1(_POD, node, without)) == str(expected)
+
+
+def test_shared_set_operations_equal_the_copying_ones() -> None:
+    a = FieldSet.from_fields_v1({"f:a": {".": {}, "f:b": {}}, "f:c": {"f:d": {}}})
+    b = FieldSet.from_fields_v1({"f:a": {"f:e": {}}, "f:c": {}, "f:f": {}})
+    for x, y in ((a, b), (b, a), (a, FieldSet()), (FieldSet(), a)):
+        assert x.shared_union(y) == x.union(y)
+        assert x.shared_difference(y) == x.difference(y)

@@ -8,6 +8,7 @@ the apiserver (kubernetes-wire.md §4.4 and §5.5) and structured-merge-diff's o
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,119 @@ def test_create_of_a_custom_resource_owns_spec_itself() -> None:
     widget["spec"] = {"size": 1}
     obj = created(widget, "kubectl-create", types=WIDGET)
     assert entry(obj, "kubectl-create")["fieldsV1"] == {"f:spec": {".": {}, "f:size": {}}}
+
+
+_PORT = {
+    "type": "object",
+    "properties": {
+        "containerPort": {"type": "integer"},
+        "protocol": {"type": "string", "default": "TCP"},
+        "name": {"type": "string"},
+    },
+}
+WORKLOAD = inline_types(
+    {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "replicas": {"type": "integer"},
+                    "selector": {"type": "object", "x-kubernetes-map-type": "atomic"},
+                    "containers": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "image": {"type": "string"},
+                                "args": {"type": "array", "items": {"type": "string"}},
+                                "ports": {
+                                    "type": "array",
+                                    "x-kubernetes-list-type": "map",
+                                    "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                                    "items": _PORT,
+                                },
+                                "resources": {"x-kubernetes-preserve-unknown-fields": True},
+                                "port": {"x-kubernetes-int-or-string": True},
+                            },
+                        },
+                    },
+                    "tags": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "set",
+                        "items": {"type": "string"},
+                    },
+                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            },
+        },
+    }
+)
+_CONTAINER = {
+    "name": "web",
+    "image": "nginx",
+    "args": ["a", "a"],
+    "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "UDP"}],
+    "resources": {"limits": {"cpu": 1}, "requests": {}},
+    "port": "http",
+}
+_WORKLOAD_OBJECT = {
+    "apiVersion": "example.com/v1",
+    "kind": "Workload",
+    "metadata": {
+        "name": "w",
+        "namespace": "default",
+        "labels": {"app": "web", "<&>": ""},
+        "finalizers": ["b", "a"],
+        "ownerReferences": [{"uid": "u-2", "name": "o", "kind": "K", "apiVersion": "v1"}],
+        "annotations": {},
+        "uid": "ignored",
+    },
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "web"}},
+        "containers": [_CONTAINER, {"name": "sidecar"}, {"name": "web", "image": "repeated"}],
+        "tags": ["z", "a", "z"],
+        "env": {"B": "1", "A": "2"},
+    },
+    "status": {"ready": True, "conditions": [{"type": "Ready"}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("types", "obj"),
+    [
+        (CONFIGMAP, configmap({"a": "1", "b": ""}, labels={"x": "y"})),
+        (DEPLOYMENT, {**copy.deepcopy(_WORKLOAD_OBJECT), "apiVersion": "apps/v1"}),
+        (WORKLOAD, _WORKLOAD_OBJECT),
+        (WORKLOAD, {**_WORKLOAD_OBJECT, "metadata": {"name": "w", "managedFields": []}}),
+        (WORKLOAD, {"apiVersion": "example.com/v1", "kind": "W", "metadata": {"name": "w"}}),
+        (WORKLOAD, {"apiVersion": "example.com/v1", "kind": "W", "spec": {"containers": [{}]}}),
+        (WORKLOAD, {"apiVersion": "example.com/v1", "kind": "W", "metadata": None, "spec": {}}),
+        (WIDGET, {"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"size": 1}}),
+        (inline_types({}), {"apiVersion": "example.com/v1", "kind": "X", "a": {"b": [1]}}),
+    ],
+)
+def test_create_fast_path_writes_what_the_general_comparison_writes(
+    types: Any, obj: dict[str, Any]
+) -> None:
+    # An ignored set that names nothing changes nothing but takes the general path.
+    nothing = FieldSet.of(make_path("no-such-field"))
+    fast, general = copy.deepcopy(obj), copy.deepcopy(obj)
+    record_update(None, fast, manager="m", types=types, api_version="example.com/v1", now=T0)
+    record_update(
+        None,
+        general,
+        manager="m",
+        types=types,
+        api_version="example.com/v1",
+        now=T0,
+        ignored=nothing,
+    )
+    assert json.dumps(fast) == json.dumps(general)
 
 
 def test_update_moves_changed_fields_to_the_writer() -> None:
