@@ -74,6 +74,8 @@ class GarbageCollector:
         if event.type is EventType.PUT and b'"deletionTimestamp"' not in event.kv.value:
             return  # the common case: a write that deletes nothing
         cluster, namespace, _ = keys.split_key(event.kv.key)
+        if self._catalog.cluster_type(cluster) is None:
+            return  # its workspace is being deleted with everything in it
         kind = self._catalog.by_storage_id(int(event.kv.key.split(b"/")[2], 16), cluster)
         if kind is None:
             return

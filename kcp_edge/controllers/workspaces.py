@@ -109,7 +109,13 @@ class WorkspaceController:
             self._catalog.set_cluster(cluster, wanted)
 
     def _gone(self, cluster: str) -> None:
-        """The object went without its finalizer's work (or after it): drop what is left."""
+        """The object went without its finalizer's work (or after it): drop what is left.
+
+        A nested workspace removed with its ancestor's content is no longer registered: its
+        content went in the same sweep, so there is nothing to do.
+        """
+        if self._catalog.cluster_type(cluster) is None:
+            return
         ids = self._content_ids(cluster)
         self._forget_below(cluster, itself=True)
         if ids:

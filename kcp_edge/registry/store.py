@@ -27,7 +27,13 @@ from kcp_edge.registry import codec, keys, managed
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.strategy import Obj, Strategy, spec_of, strategy_for
 from kcp_edge.registry.validation import validate_metadata
-from kcp_edge.storage import CompactedError, FutureRevisionError, InvalidContinueError, WriteOp
+from kcp_edge.storage import (
+    MAX_KEY_BYTES,
+    CompactedError,
+    FutureRevisionError,
+    InvalidContinueError,
+    WriteOp,
+)
 from kcp_edge.storage.aio import write
 from kcp_edge.storage.interface import Store, Watch
 
@@ -219,10 +225,10 @@ class ObjectStore:
         _validate(kind, strategy, obj, None)
         if dry_run:
             return obj
-        result = await write(
-            self._store,
-            WriteOp.create(keys.object_key(kind, cluster, namespace, name), codec.encode(obj)),
-        )
+        key = keys.object_key(kind, cluster, namespace, name)
+        if len(key) > MAX_KEY_BYTES:
+            raise _key_too_long(kind, cluster, name, len(key))
+        result = await write(self._store, WriteOp.create(key, codec.encode(obj)))
         if not result.succeeded:
             raise errors.already_exists(kind.resource, name, group=kind.group)
         meta["resourceVersion"] = str(result.revision)
@@ -411,6 +417,24 @@ class ObjectStore:
             raise errors.stale_update(kind.resource, meta.get("name", ""), group=kind.group)
         meta["resourceVersion"] = str(result.revision)
         return DeleteResult(obj, finished=False)
+
+
+def _key_too_long(kind: ResourceKind, cluster: str, name: str, size: int) -> errors.StatusError:
+    """A name that, in this workspace and namespace, makes a storage key over LMDB's limit."""
+    allowed = len(name.encode()) - (size - MAX_KEY_BYTES)
+    return errors.invalid(
+        kind.kind,
+        name,
+        [
+            {
+                "reason": "FieldValueTooLong",
+                "message": f"Too long: may not be more than {max(allowed, 0)} bytes in "
+                f'workspace "{cluster}" (its storage key is limited to {MAX_KEY_BYTES} bytes)',
+                "field": "metadata.name",
+            }
+        ],
+        group=kind.group,
+    )
 
 
 def _record(kind: ResourceKind, old: Obj | None, new: Obj, manager: str, subresource: str) -> None:

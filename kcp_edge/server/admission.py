@@ -61,6 +61,11 @@ def _check(
         raise errors.invalid("Workspace", name, causes, group=tenancy.TENANCY_GROUP)
 
 
+MAX_CLUSTER_PATH = 177
+"""The longest workspace path: with it, a 63-character namespace and a 253-character name
+still fit a storage key (``/r/<12 hex>/<path>/<namespace>/<name>``) in LMDB's 511 bytes."""
+
+
 def admit_create(
     request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, obj: Obj
 ) -> None:
@@ -69,6 +74,22 @@ def admit_create(
         return
     obj["status"] = {"phase": tenancy.SCHEDULING}
     _check(request, objects, info, obj, None)
+    name = str(obj.get("metadata", {}).get("name", ""))
+    path = f"{info.cluster}:{name}"
+    if len(path) > MAX_CLUSTER_PATH:
+        raise errors.invalid(
+            "Workspace",
+            name,
+            [
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": f'Invalid value: "{name}": the workspace path "{path}" would be '
+                    f"{len(path)} characters long; at most {MAX_CLUSTER_PATH} are allowed",
+                    "field": "metadata.name",
+                }
+            ],
+            group=tenancy.TENANCY_GROUP,
+        )
     meta = obj.setdefault("metadata", {})
     finalizers = list(meta.get("finalizers") or [])
     if tenancy.CONTENT_FINALIZER not in finalizers:

@@ -84,9 +84,12 @@ class Discovery:
         return f"{host}:{port}"
 
     def _custom_documents(self, cluster: str) -> dict[str, openapi.OpenAPIDocument]:
-        """The OpenAPI documents of ``cluster``'s CRD group-versions, built once per change."""
+        """The OpenAPI documents of the group-versions ``cluster`` serves from CRDs (its own and
+        kcp's system CRDs of its workspace type), built once per change."""
         by_key: dict[str, list[ResourceKind]] = {}
-        for kind in self._catalog.custom_kinds(cluster):
+        for kind in self._catalog.kinds(cluster):
+            if custom_kind(kind) is None:
+                continue
             by_key.setdefault(openapi.document_key(group=kind.group, version=kind.version), [])
             by_key[openapi.document_key(group=kind.group, version=kind.version)].append(kind)
         out = {}

@@ -72,6 +72,16 @@ class Shell:
         return done
 
 
+TREE = """.
+└── root
+    ├── acme
+    │   └── ops
+    │       └── edge
+    └── default
+
+"""
+
+
 def rows(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", line).strip() for line in text.strip().splitlines()]
 
@@ -291,3 +301,47 @@ def test_nesting_messages(sh: Shell) -> None:
     sh("ws", "create", "u", "--enter")
     done = sh("get", "workspaces", check=False)
     assert done.stderr.strip() == ('error: the server doesn\'t have a resource type "workspaces"')
+
+
+def test_tree_and_the_kcp_plugin_forms(sh: Shell) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "acme", "--type", "Organization", "--enter")
+    sh("ws", "create", "ops", "--type", "Team", "--enter")
+    sh("ws", "create", "edge")
+    sh("ws", "use", "root")
+    assert sh("ws", "tree").stdout == TREE
+    assert sh("kcp", "ws", "current").stdout.strip() == 'Current workspace is "root".'
+    assert sh("kcp", "workspace", "use", "acme").stdout.strip() == (
+        'Current workspace is "root:acme" (type "Organization").'
+    )
+    assert sh("ws", "-").stdout.strip() == 'Current workspace is "root".'
+
+
+def test_a_custom_workspace_type(sh: Shell) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "corp", "--type", "Organization", "--enter")
+    cwt = {
+        "apiVersion": "tenancy.kcp.dev/v1alpha1",
+        "kind": "ClusterWorkspaceType",
+        "metadata": {"name": "lab"},
+        "spec": {},
+    }
+    path = sh.home / "cwt.json"
+    path.write_text(json.dumps(cwt))
+    sh("apply", "-f", str(path))
+    out = sh("ws", "create", "lab1", "--type", "Lab", "--enter").stdout
+    assert out.strip().splitlines()[-1].startswith('Current workspace is "root:corp:lab1"')
+    assert "workloadclusters" in sh("api-resources").stdout
+
+
+def test_names_that_would_not_fit_a_storage_key_are_refused(sh: Shell) -> None:
+    long = "a" * 60
+    sh("ws", "use", "root")
+    sh("ws", "create", f"o{long}", "--type", "Organization", "--enter")
+    sh("ws", "create", f"t{long}", "--type", "Team", "--enter")
+    done = sh("ws", "create", f"u{long}", check=False)
+    assert done.returncode == 1
+    assert "would be 190 characters long; at most 177 are allowed" in done.stderr
+    # At the deepest allowed path the longest namespace and name still fit a storage key.
+    sh("create", "namespace", "n" * 63)
+    sh("-n", "n" * 63, "create", "configmap", "c" * 253)
