@@ -133,8 +133,15 @@ class WorkspaceController:
             return
         if ws["metadata"].get("deletionTimestamp"):
             self._spawn(cluster, self._terminate(parent, ws))
-        elif ws.get("status", {}).get("phase") != "Ready":
+        elif self._needs_work(ws.get("status", {})):
             self._spawn(cluster, self._initialize(parent, ws))
+
+    @staticmethod
+    def _needs_work(status: Obj) -> bool:
+        phase = status.get("phase")
+        if phase == "Initializing":
+            return not status.get("initializers")
+        return phase != "Ready"
 
     def _spawn(self, cluster: str, work: Any) -> None:
         self._busy.add(cluster)
@@ -157,7 +164,9 @@ class WorkspaceController:
 
             def ready(fresh: Obj) -> Obj:
                 status = fresh.setdefault("status", {})
-                status["phase"] = "Ready"
+                # Initializers (from a ClusterWorkspaceType) remove themselves through
+                # /status; until the last one has, the workspace stays Initializing.
+                status["phase"] = "Initializing" if status.get("initializers") else "Ready"
                 status["URL"] = f"{self._base_url}/clusters/{cluster}"
                 return fresh
 

@@ -46,19 +46,31 @@ def _custom_types(
 
 def _check(
     request: Request, objects: ObjectStore, info: RequestInfo, new: Obj, old: Obj | None
-) -> None:
+) -> dict[str, tenancy.ClusterWorkspaceType]:
+    """Refuse what the rules refuse; the parent's custom workspace types, by name."""
     catalog: Catalog = request.app.state.catalog
     parent_type = catalog.cluster_type(info.cluster) or tenancy.ROOT_TYPE
     tenancy.default_workspace(new)
+    custom_types = _custom_types(objects, catalog, info.cluster)
     causes = tenancy.validate_workspace(
-        new,
-        old,
-        parent_type=parent_type,
-        custom_types=_custom_types(objects, catalog, info.cluster),
+        new, old, parent_type=parent_type, custom_types=custom_types
     )
     if causes:
         name = new.get("metadata", {}).get("name", "")
         raise errors.invalid("Workspace", name, causes, group=tenancy.TENANCY_GROUP)
+    return custom_types
+
+
+def _apply_type(obj: Obj, definition: tenancy.ClusterWorkspaceType | None) -> None:
+    """What a custom type gives a new workspace: its labels, and its initializers (the
+    workspace then waits in Initializing until every initializer has removed itself)."""
+    if definition is None:
+        return
+    if definition.additional_workspace_labels:
+        labels = obj["metadata"].setdefault("labels", {})
+        labels.update(definition.additional_workspace_labels)
+    if definition.initializers:
+        obj["status"]["initializers"] = list(definition.initializers)
 
 
 MAX_CLUSTER_PATH = 177
@@ -73,7 +85,8 @@ def admit_create(
     if not _is_workspace(kind):
         return
     obj["status"] = {"phase": tenancy.SCHEDULING}
-    _check(request, objects, info, obj, None)
+    custom_types = _check(request, objects, info, obj, None)
+    _apply_type(obj, custom_types.get(tenancy.workspace_type(obj).lower()))
     name = str(obj.get("metadata", {}).get("name", ""))
     path = f"{info.cluster}:{name}"
     if len(path) > MAX_CLUSTER_PATH:

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -345,3 +346,45 @@ def test_names_that_would_not_fit_a_storage_key_are_refused(sh: Shell) -> None:
     # At the deepest allowed path the longest namespace and name still fit a storage key.
     sh("create", "namespace", "n" * 63)
     sh("-n", "n" * 63, "create", "configmap", "c" * 253)
+
+
+def test_a_workspace_type_with_initializers_and_labels(sh: Shell) -> None:
+    sh("ws", "use", "root")
+    sh("ws", "create", "corp", "--type", "Organization", "--enter")
+    cwt = {
+        "apiVersion": "tenancy.kcp.dev/v1alpha1",
+        "kind": "ClusterWorkspaceType",
+        "metadata": {"name": "gated"},
+        "spec": {
+            "initializers": ["example.com/gate"],
+            "additionalWorkspaceLabels": {"example.com/tier": "gold"},
+        },
+    }
+    ws = {
+        "apiVersion": "tenancy.kcp.dev/v1beta1",
+        "kind": "Workspace",
+        "metadata": {"name": "g1"},
+        "spec": {"type": "Gated"},
+    }
+    for name, obj in (("cwt.json", cwt), ("ws.json", ws)):
+        (sh.home / name).write_text(json.dumps(obj))
+        sh("create", "-f", str(sh.home / name))
+
+    def status() -> dict[str, Any]:
+        got = json.loads(sh("get", "workspace", "g1", "-o", "json").stdout)
+        assert got["metadata"]["labels"] == {"example.com/tier": "gold"}
+        found: dict[str, Any] = got.get("status", {})
+        return found
+
+    deadline = time.monotonic() + 10
+    while status().get("phase") != "Initializing":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert status()["initializers"] == ["example.com/gate"]
+    sh(
+        "patch", "workspace", "g1", "--subresource=status", "--type=merge",
+        "-p", '{"status":{"initializers":[]}}',
+    )  # fmt: skip
+    while status().get("phase") != "Ready":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
