@@ -92,6 +92,11 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="generated CA and serving certificate (default: <root directory>/certs)",
     )
+    flag(
+        "--token-auth-file",
+        metavar="FILE",
+        help='static bearer tokens, one user per line: token,user,uid,"group1,group2"',
+    )
     flag("--tls-cert-file", metavar="FILE", help="serve this PEM certificate (or chain) instead")
     flag("--tls-private-key-file", metavar="FILE", help="the PEM private key of --tls-cert-file")
     flag(
@@ -141,6 +146,7 @@ def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
         cert_dir=Path(ns.cert_dir).expanduser().absolute() if ns.cert_dir else root / "certs",
         tls_cert_file=_optional_path(ns.tls_cert_file),
         tls_private_key_file=_optional_path(ns.tls_private_key_file),
+        token_auth_file=_optional_path(ns.token_auth_file),
         compaction_interval=ns.storage_compaction_interval,
         history_revisions=ns.storage_history_revisions,
         verbosity=ns.verbosity,

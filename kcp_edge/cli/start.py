@@ -31,6 +31,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from kcp_edge.auth import TokenAuthenticator
 from kcp_edge.auth.admin_token import (
     AdminTokenError,
     bootstrap_admin_token,
@@ -43,6 +44,8 @@ from kcp_edge.auth.pki import (
     load_serving_certificate,
     required_names,
 )
+from kcp_edge.auth.tokenfile import StaticTokens, TokenFileError
+from kcp_edge.auth.union import PlainTokenSource, TokenSource, UnionAuthenticator, UnionTokens
 from kcp_edge.cli.kubeconfig import base_url, read_user_token, server_host, write_admin_kubeconfig
 from kcp_edge.cli.wiring import server_app
 from kcp_edge.storage import LmdbOptions, LmdbStore, StorageError
@@ -74,6 +77,7 @@ class StartOptions:
     cert_dir: Path
     tls_cert_file: Path | None
     tls_private_key_file: Path | None
+    token_auth_file: Path | None = None
     compaction_interval: float
     history_revisions: int
     verbosity: int
@@ -175,7 +179,7 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
         raise StartError(str(exc)) from exc
     except OSError as exc:
         raise StartError(f"cannot write the admin credentials: {exc}") from exc
-    app = server_app(store=store, authenticator=token, base_url=url)
+    app = server_app(store=store, authenticator=_authenticator(options, token), base_url=url)
     config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
     if signals.received:
         return 0
@@ -191,6 +195,17 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
     except SystemExit as exc:  # uvicorn exits when the application fails to start
         raise StartError(f"the server failed to start (exit status {exc.code})") from None
     return 0
+
+
+def _authenticator(options: StartOptions, admin: TokenAuthenticator) -> TokenAuthenticator:
+    """The admin token, then the static token file's users (``--token-auth-file``)."""
+    sources: list[TokenSource] = [PlainTokenSource(admin, "admin")]
+    if options.token_auth_file is not None:
+        try:
+            sources.append(StaticTokens.load(options.token_auth_file))
+        except (OSError, TokenFileError) as exc:
+            raise StartError(f"--token-auth-file: {exc}") from exc
+    return UnionTokens(UnionAuthenticator(sources))
 
 
 def build_server_config(

@@ -14,7 +14,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from kcp_edge.apimachinery.errors import StatusError
+from kcp_edge.auth import ANONYMOUS
 from kcp_edge.server import requestinfo
+from kcp_edge.server.authz import Authorization
 from kcp_edge.server.discovery import Discovery
 from kcp_edge.server.requestinfo import WILDCARD_CLUSTER
 from kcp_edge.server.resources import NOT_FOUND, ResourceHandler
@@ -39,9 +41,12 @@ def _no_such_workspace(request: Request, info: requestinfo.RequestInfo) -> Statu
 class API:
     """Routes the rest of the URL space to resources and discovery."""
 
-    def __init__(self, *, resources: ResourceHandler, discovery: Discovery) -> None:
+    def __init__(
+        self, *, resources: ResourceHandler, discovery: Discovery, authorization: Authorization
+    ) -> None:
         self.resources = resources
         self.discovery = discovery
+        self.authorization = authorization
 
     async def endpoint(self, request: Request) -> Response:
         query = dict(request.query_params)
@@ -52,6 +57,7 @@ class API:
             and self.resources.catalog.cluster_type(info.cluster) is None
         ):
             raise _no_such_workspace(request, info)
+        self.authorization.check(request.scope.get("user", ANONYMOUS), info, request.method)
         if info.is_resource:
             return await self.resources.handle(request, info)
         if request.method in ("GET", "HEAD"):

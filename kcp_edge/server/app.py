@@ -25,6 +25,7 @@ from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server import version
 from kcp_edge.server.api import API
 from kcp_edge.server.authn import AuthenticationMiddleware
+from kcp_edge.server.authz import Authorization
 from kcp_edge.server.discovery import Discovery
 from kcp_edge.server.health import Health
 from kcp_edge.server.resources import ResourceHandler
@@ -84,7 +85,12 @@ def build_app(
     it until shutdown.
     """
     health = Health()
-    api = API(resources=ResourceHandler(catalog=catalog, objects=objects), discovery=discovery)
+    authorization = Authorization(catalog=catalog, objects=objects)
+    api = API(
+        resources=ResourceHandler(catalog=catalog, objects=objects),
+        discovery=discovery,
+        authorization=authorization,
+    )
     routes: list[BaseRoute] = [*health.routes(), *version.ROUTES, *api.routes()]
     app = Starlette(
         routes=routes,
@@ -96,6 +102,6 @@ def build_app(
     app.state.store = store
     app.state.catalog = catalog
     app.state.objects = objects
-    app.state.controllers = list(controllers)
+    app.state.controllers = [*controllers, authorization]
     app.state.startup = list(startup)
     return app

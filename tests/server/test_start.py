@@ -197,8 +197,17 @@ def test_health_endpoints(kcp_server: KcpServer, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/apis/nope", "/clusters/root/nope/x"])
-def test_unknown_path_is_a_404_status(kcp_server: KcpServer, path: str) -> None:
+def test_an_anonymous_unknown_path_is_forbidden(kcp_server: KcpServer, path: str) -> None:
+    # Authorization comes before routing, as in the apiserver: anonymous callers learn nothing.
     resp = https_request(kcp_server.url, path, ca_file=kcp_server.ca_file)
+    assert resp.status == 403
+
+
+@pytest.mark.parametrize("path", ["/apis/nope", "/clusters/root/nope/x"])
+def test_unknown_path_is_a_404_status(kcp_server: KcpServer, path: str) -> None:
+    token = admin_token(kcp_server.kubeconfig)
+    headers = {"Authorization": f"Bearer {token}"}
+    resp = https_request(kcp_server.url, path, ca_file=kcp_server.ca_file, headers=headers)
     assert resp.status == 404
     assert resp.headers["content-type"] == "application/json"
     assert json.loads(resp.body) == NOT_FOUND

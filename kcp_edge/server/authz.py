@@ -1,0 +1,154 @@
+"""Authorization of every request: the wildcard, entering the workspace, then its RBAC.
+
+Why this module exists: as kcp's authorizer chain does (``kcp-behaviour.md`` §6), a request is
+allowed only if the caller may enter the workspace (``access`` or ``admin`` on
+``workspaces/content`` named after it, granted in the parent workspace; root is open to every
+authenticated user) and the workspace's own RBAC allows the verb. ``system:masters`` may do
+everything, and only it may use the ``*`` cross-workspace view. The RBAC rules are pure
+(``auth/rbac.py``); this module keeps one indexed `Authorizer` per workspace, built on first use
+from the workspace's Roles, ClusterRoles and bindings plus the default policy (cluster-admin,
+admin, edit, view, discovery; never stored per workspace, so an empty workspace costs nothing),
+and drops it when a watch sees that workspace's RBAC objects change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+
+from kcp_edge.apimachinery.errors import StatusError
+from kcp_edge.auth import UserInfo, rbac
+from kcp_edge.auth.rbacdefaults import default_cluster_role_bindings, default_cluster_roles
+from kcp_edge.registry import keys
+from kcp_edge.registry.catalog import Catalog
+from kcp_edge.registry.store import ObjectStore
+from kcp_edge.server.requestinfo import ROOT_CLUSTER, WILDCARD_CLUSTER, RequestInfo
+from kcp_edge.storage import StorageError
+
+log = logging.getLogger(__name__)
+
+MASTERS = "system:masters"
+UNAUTHENTICATED = "system:unauthenticated"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+_RBAC_RESOURCES = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+RETRY_SECONDS = 1.0
+
+_WORKSPACE_ADMINS: dict[str, Any] = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "ClusterRoleBinding",
+    "metadata": {"name": "system:kcp:clusterworkspace:admin"},
+    "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "cluster-admin"},
+    "subjects": [{"apiGroup": RBAC_GROUP, "kind": "Group", "name": rbac.WORKSPACE_ADMIN_GROUP}],
+}
+"""kcp's bootstrap binding: whoever may ``admin`` a workspace is cluster-admin inside it."""
+
+
+def attributes(user: UserInfo, groups: tuple[str, ...], info: RequestInfo, method: str) -> Any:
+    if not info.is_resource:
+        verb = {"GET": "get", "HEAD": "get", "POST": "post", "PUT": "put"}.get(method, "")
+        verb = verb or method.lower()
+        return rbac.Attributes.for_path(user.name, groups, info.path or "/", verb)
+    return rbac.Attributes(
+        user.name,
+        groups,
+        info.verb,
+        info.group,
+        info.resource,
+        info.subresource,
+        name=info.name,
+        namespace=info.namespace,
+    )
+
+
+class Authorization:
+    """Decides every request; one watch task keeps the per-workspace RBAC indexes fresh."""
+
+    def __init__(self, *, catalog: Catalog, objects: ObjectStore) -> None:
+        self._catalog = catalog
+        self._objects = objects
+        self._cache: dict[str, rbac.Authorizer] = {}
+        self._kinds = [
+            kind
+            for resource in _RBAC_RESOURCES
+            if (kind := catalog.lookup(ROOT_CLUSTER, RBAC_GROUP, "v1", resource)) is not None
+        ]
+
+    def authorizer(self, cluster: str) -> rbac.Authorizer:
+        found = self._cache.get(cluster)
+        if found is None:
+            found = self._build(cluster)
+            self._cache[cluster] = found
+        return found
+
+    def _build(self, cluster: str) -> rbac.Authorizer:
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for kind in self._kinds:
+            page = self._objects.list(kind, cluster, "")
+            stored[kind.resource] = [orjson.loads(raw) for raw in page.items]
+        local_roles = {r["metadata"]["name"] for r in stored["clusterroles"]}
+        defaults = [r for r in default_cluster_roles() if r["metadata"]["name"] not in local_roles]
+        return rbac.Authorizer(
+            roles=stored["roles"],
+            cluster_roles=[*defaults, *stored["clusterroles"]],
+            role_bindings=stored["rolebindings"],
+            cluster_role_bindings=[
+                *default_cluster_role_bindings(),
+                _WORKSPACE_ADMINS,
+                *stored["clusterrolebindings"],
+            ],
+        )
+
+    def check(self, user: UserInfo, info: RequestInfo, method: str) -> None:
+        """Raise the apiserver's 403 unless ``user`` may make this request."""
+        groups = tuple(user.groups)
+        if MASTERS in groups:
+            return
+        attrs = attributes(user, groups, info, method)
+        if info.cluster == WILDCARD_CLUSTER:
+            raise rbac.forbidden_error(
+                attrs, 'the "*" logical cluster is only for privileged users'
+            )
+        extra = self._enter(user, groups, info, attrs)
+        if extra:
+            groups = (*groups, *extra)
+            attrs = attributes(user, groups, info, method)
+        allowed, _ = self.authorizer(info.cluster).allowed(attrs)
+        if not allowed:
+            raise rbac.forbidden_error(attrs)
+
+    def _enter(
+        self, user: UserInfo, groups: tuple[str, ...], info: RequestInfo, attrs: Any
+    ) -> tuple[str, ...]:
+        """The groups entering the workspace adds; raises kcp's denial if it is closed."""
+        denied = rbac.forbidden_error(attrs, rbac.workspace_denied_reason(info.cluster))
+        if info.cluster == ROOT_CLUSTER:
+            if UNAUTHENTICATED in groups:
+                raise denied
+            return ()
+        parent, _, name = info.cluster.rpartition(":")
+        access = rbac.workspace_access(self.authorizer(parent), user.name, groups, name)
+        if not access.access:
+            raise denied
+        return access.groups
+
+    # -- keeping the indexes fresh ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.gather(*(self._follow(kind) for kind in self._kinds))
+            except (StatusError, StorageError):
+                log.exception("authorization: RBAC watch failed; starting over")
+            self._cache.clear()
+            await asyncio.sleep(RETRY_SECONDS)
+
+    async def _follow(self, kind: Any) -> None:
+        watch = self._objects.watch(kind, WILDCARD_CLUSTER, "", self._objects.kv.current_revision)
+        try:
+            async for event in watch:
+                self._cache.pop(keys.split_key(event.kv.key)[0], None)
+        finally:
+            watch.close()

@@ -1,0 +1,230 @@
+"""Who may enter which workspace and do what there: users from a token file, kcp's workspace
+access rule, the workspace's own RBAC, the wildcard, and anonymous callers.
+
+The server runs with ``--token-auth-file``; the admin sets up an organization with two
+workspaces and grants alice entry to one of them and ``edit`` in its ``default`` namespace.
+Every answer is asserted as the user sees it (kubectl's lines, or the exact Status).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import KUBECTL, KcpServer, https_request, running_kcp
+
+TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KcpServer]:
+    base = tmp_path_factory.mktemp("secured")
+    token_file = base / "tokens.csv"
+    token_file.write_text(
+        "".join(f'{token},{user},uid-{user},"developers"\n' for user, token in TOKENS.items())
+    )
+    with running_kcp(
+        base / "kcp", "--token-auth-file", str(token_file), log=base / "kcp.log"
+    ) as server:
+        admin = Kubectl(server, base / "admin-home", token=None)
+        create_workspace(admin, base, "root", "acme", "Organization")
+        create_workspace(admin, base, "root:acme", "a", "Universal")
+        create_workspace(admin, base, "root:acme", "b", "Universal")
+        apply(admin, "root:acme", base / "access.json", ACCESS_TO_A)
+        apply(admin, "root:acme:a", base / "edit.json", EDIT_IN_DEFAULT)
+        yield server
+
+
+ACCESS_TO_A: list[dict[str, Any]] = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "enter-a"},
+        "rules": [
+            {
+                "apiGroups": ["tenancy.kcp.dev"],
+                "resources": ["workspaces/content"],
+                "resourceNames": ["a"],
+                "verbs": ["access"],
+            }
+        ],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "alice-enters-a"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "enter-a",
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+    },
+]
+EDIT_IN_DEFAULT: list[dict[str, Any]] = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "alice-edits", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+    }
+]
+
+
+def apply(kubectl: Kubectl, cluster: str, path: Path, objects: list[dict[str, Any]]) -> None:
+    # One document each: validating a `kind: List` makes kubectl fetch /openapi/v2.
+    path.write_text("\n".join(json.dumps(obj) for obj in objects))
+    kubectl.at(cluster, "apply", "-f", str(path))
+
+
+def create_workspace(kubectl: Kubectl, base: Path, parent: str, name: str, kind: str) -> None:
+    path = base / f"{name}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "tenancy.kcp.dev/v1beta1",
+                "kind": "Workspace",
+                "metadata": {"name": name},
+                "spec": {"type": kind},
+            }
+        )
+    )
+    kubectl.at(parent, "create", "-f", str(path))
+    kubectl.at(parent, "wait", "--for=jsonpath={.status.phase}=Ready", f"workspace/{name}")
+
+
+class Kubectl:
+    """kubectl as the admin (token None: the admin kubeconfig) or as a token-file user."""
+
+    def __init__(self, server: KcpServer, home: Path, *, token: str | None) -> None:
+        if KUBECTL is None:
+            pytest.skip("kubectl is not installed next to the Python interpreter")
+        home.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = home / "kubeconfig"
+        text = server.kubeconfig.read_text()
+        if token is not None:
+            config = json.loads(json.dumps(__import__("yaml").safe_load(text)))
+            for user in config["users"]:
+                user["user"] = {"token": token}
+            text = json.dumps(config)
+        self.kubeconfig.write_text(text)
+        self.env = {**os.environ, "HOME": str(home), "KUBECONFIG": str(self.kubeconfig)}
+        self.server = server
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(KUBECTL), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=self.env,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done
+
+    def at(self, cluster: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self("--server", f"{self.server.url}/clusters/{cluster}", *args, check=check)
+
+
+@pytest.fixture
+def alice(secured: KcpServer, tmp_path: Path) -> Kubectl:
+    return Kubectl(secured, tmp_path / "alice", token=TOKENS["alice"])
+
+
+@pytest.fixture
+def bob(secured: KcpServer, tmp_path: Path) -> Kubectl:
+    return Kubectl(secured, tmp_path / "bob", token=TOKENS["bob"])
+
+
+def test_an_anonymous_request_is_refused_with_kcps_exact_answer(secured: KcpServer) -> None:
+    resp = https_request(secured.url, "/clusters/root:default/", ca_file=secured.ca_file)
+    assert resp.status == 403
+    assert resp.body == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+        b'"forbidden: User \\"system:anonymous\\" cannot get path \\"/\\": \\"root:default\\" '
+        b'workspace access not permitted","reason":"Forbidden","details":{},"code":403}'
+    )
+
+
+def test_a_user_works_where_rbac_allows_it(alice: Kubectl) -> None:
+    done = alice.at(
+        "root:acme:a", "-n", "default", "create", "configmap", "mine", "--from-literal=a=1"
+    )
+    assert done.stdout.strip() == "configmap/mine created"
+    assert alice.at(
+        "root:acme:a", "-n", "default", "get", "configmap", "mine", "-o", "name"
+    ).stdout.strip() == ("configmap/mine")
+    done = alice.at("root:acme:a", "get", "namespaces", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        'Error from server (Forbidden): namespaces is forbidden: User "alice" cannot list '
+        'resource "namespaces" in API group "" at the cluster scope'
+    )
+    done = alice.at("root:acme:a", "-n", "kube-system", "get", "secrets", check=False)
+    assert done.stderr.strip() == (
+        'Error from server (Forbidden): secrets is forbidden: User "alice" cannot list resource '
+        '"secrets" in API group "" in the namespace "kube-system"'
+    )
+
+
+def answer(server: KcpServer, user: str, path: str) -> tuple[int, str]:
+    resp = https_request(
+        server.url,
+        path,
+        ca_file=server.ca_file,
+        headers={"Authorization": f"Bearer {TOKENS[user]}"},
+    )
+    return resp.status, json.loads(resp.body)["message"]
+
+
+def test_a_sibling_workspace_is_closed(secured: KcpServer, alice: Kubectl) -> None:
+    # kubectl's discovery fails first and prints only "Error from server (Forbidden): unknown".
+    done = alice.at("root:acme:b", "-n", "default", "get", "configmaps", check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("Error from server (Forbidden): unknown")
+    assert answer(
+        secured, "alice", "/clusters/root:acme:b/api/v1/namespaces/default/configmaps"
+    ) == (
+        403,
+        'configmaps is forbidden: User "alice" cannot list resource "configmaps" in API group "" '
+        'in the namespace "default": "root:acme:b" workspace access not permitted',
+    )
+
+
+def test_a_user_without_grants_cannot_enter(secured: KcpServer) -> None:
+    assert answer(secured, "bob", "/clusters/root:acme:a/api") == (
+        403,
+        'forbidden: User "bob" cannot get path "/api": "root:acme:a" workspace access not '
+        "permitted",
+    )
+    # root is open to every authenticated user; its RBAC decides the rest.
+    assert answer(secured, "bob", "/clusters/root/api/v1/namespaces") == (
+        403,
+        'namespaces is forbidden: User "bob" cannot list resource "namespaces" in API group "" '
+        "at the cluster scope",
+    )
+
+
+def test_the_wildcard_is_for_privileged_users(secured: KcpServer) -> None:
+    assert answer(secured, "alice", "/clusters/*/api/v1/configmaps") == (
+        403,
+        'configmaps is forbidden: User "alice" cannot list resource "configmaps" in API group "" '
+        'at the cluster scope: the "*" logical cluster is only for privileged users',
+    )
+
+
+def test_the_admin_may_do_everything(secured: KcpServer, tmp_path: Path) -> None:
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    assert (
+        "configmap/mine" in admin.at("root:acme:a", "get", "configmaps", "-A", "-o", "name").stdout
+    )
+    assert admin.at("*", "get", "namespaces", "-o", "name").returncode == 0
