@@ -41,7 +41,7 @@ FIELD_VALUE_TOO_MANY = "FieldValueTooMany"
 FIELD_VALUE_INTERNAL = "InternalError"
 FIELD_VALUE_TYPE_INVALID = "FieldValueTypeInvalid"
 
-_TYPE_WORDS = {
+TYPE_WORDS = {
     FIELD_VALUE_NOT_FOUND: "Not found",
     FIELD_VALUE_REQUIRED: "Required value",
     FIELD_VALUE_DUPLICATE: "Duplicate value",
@@ -54,7 +54,7 @@ _TYPE_WORDS = {
     FIELD_VALUE_TYPE_INVALID: "Invalid value",
 }
 # These types never print the offending value (field.Error.ErrorBody).
-_VALUELESS = frozenset(
+VALUELESS = frozenset(
     {FIELD_VALUE_REQUIRED, FIELD_VALUE_FORBIDDEN, FIELD_VALUE_TOO_LONG, FIELD_VALUE_INTERNAL}
 )
 
@@ -159,8 +159,8 @@ class FieldError(NamedTuple):
 
     def body(self) -> str:
         """``ErrorBody``: the message without the field, e.g. ``Invalid value: "x": ...``."""
-        words = _TYPE_WORDS.get(self.type, self.type)
-        text = words if self.type in _VALUELESS else f"{words}: {go_value(self.value)}"
+        words = TYPE_WORDS.get(self.type, self.type)
+        text = words if self.type in VALUELESS else f"{words}: {go_value(self.value)}"
         return f"{text}: {self.detail}" if self.detail else text
 
     def __str__(self) -> str:

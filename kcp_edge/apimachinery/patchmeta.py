@@ -189,7 +189,7 @@ class PatchMetaIndex:
 
     def meta_of(self, prop: Mapping[str, Any]) -> PatchMeta:
         """The metadata of a property (or ``items``/``additionalProperties``) schema."""
-        ref = _ref_of(prop)
+        ref = component_ref(prop)
         target = self._named(ref) if ref else self._inline(prop)
         outer = target.schema if ref else _NO_SCHEMA
         strategy = _ext(prop, outer, "x-kubernetes-patch-strategy")
@@ -225,7 +225,7 @@ class PatchMetaIndex:
         return SchemaType(name=name, kind=kind, go_kind=go_kind, schema=schema, index=self)
 
 
-def _ref_of(schema: Mapping[str, Any]) -> str:
+def component_ref(schema: Mapping[str, Any]) -> str:
     """The component a schema points to, directly or through ``allOf``; "" if inline."""
     ref = schema.get("$ref")
     if not isinstance(ref, str):
@@ -233,7 +233,7 @@ def _ref_of(schema: Mapping[str, Any]) -> str:
         all_of = schema.get("allOf")
         if isinstance(all_of, list):
             for part in all_of:
-                if isinstance(part, dict) and isinstance(part.get("$ref"), str):
+                if isinstance(part, Mapping) and isinstance(part.get("$ref"), str):
                     ref = part["$ref"]
                     break
     if ref is None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-REF_PREFIX = "#/components/schemas/"
+from kcp_edge.apimachinery.patchmeta import component_ref
 
 SCALAR = "scalar"
 MAP = "map"
@@ -344,7 +344,7 @@ class _Resolver:
         Nodes are cached by the identity of the schema dict; the node keeps the dict alive,
         so the identity cannot be reused while cached.
         """
-        inherited = preserve_unknown and not _ref_of(prop)
+        inherited = preserve_unknown and not component_ref(prop)
         key = (id(prop), inherited)
         cached = self._nodes.get(key)
         if cached is not None:
@@ -371,26 +371,11 @@ class _Resolver:
 
     def target_of(self, prop: Mapping[str, Any]) -> Mapping[str, Any]:
         """The schema a property refers to (directly or through ``allOf``), else itself."""
-        name = _ref_of(prop)
+        name = component_ref(prop)
         if not name:
             return prop
         target = self.components.get(name)
         return target if isinstance(target, Mapping) else _EMPTY
-
-
-def _ref_of(schema: Mapping[str, Any]) -> str:
-    ref = schema.get("$ref")
-    if not isinstance(ref, str):
-        ref = None
-        all_of = schema.get("allOf")
-        if isinstance(all_of, list):
-            for part in all_of:
-                if isinstance(part, Mapping) and isinstance(part.get("$ref"), str):
-                    ref = part["$ref"]
-                    break
-    if ref is None:
-        return ""
-    return ref[len(REF_PREFIX) :] if ref.startswith(REF_PREFIX) else ref
 
 
 _RESOLVERS: dict[int, tuple[Mapping[str, Any], _Resolver]] = {}

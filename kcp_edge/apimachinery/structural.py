@@ -43,13 +43,14 @@ from kcp_edge.apimachinery.mergepatch import go_v
 from kcp_edge.apimachinery.names import (
     FIELD_VALUE_DUPLICATE,
     FIELD_VALUE_FORBIDDEN,
-    FIELD_VALUE_INTERNAL,
     FIELD_VALUE_INVALID,
     FIELD_VALUE_NOT_SUPPORTED,
     FIELD_VALUE_REQUIRED,
     FIELD_VALUE_TOO_LONG,
     FIELD_VALUE_TOO_MANY,
     FIELD_VALUE_TYPE_INVALID,
+    TYPE_WORDS,
+    VALUELESS,
     FieldError,
     NameRule,
     go_quote,
@@ -82,21 +83,6 @@ _MISSING = _Missing()
 # --- errors as field.Error builds them --------------------------------------------------------
 
 _NAMED, _AT_BASE, _LITERAL = 0, 1, 2
-
-_TYPE_WORDS = {
-    FIELD_VALUE_REQUIRED: "Required value",
-    FIELD_VALUE_DUPLICATE: "Duplicate value",
-    FIELD_VALUE_INVALID: "Invalid value",
-    FIELD_VALUE_NOT_SUPPORTED: "Unsupported value",
-    FIELD_VALUE_FORBIDDEN: "Forbidden",
-    FIELD_VALUE_TOO_LONG: "Too long",
-    FIELD_VALUE_TOO_MANY: "Too many",
-    FIELD_VALUE_INTERNAL: "Internal error",
-    FIELD_VALUE_TYPE_INVALID: "Invalid value",
-}
-_VALUELESS = frozenset(
-    {FIELD_VALUE_REQUIRED, FIELD_VALUE_FORBIDDEN, FIELD_VALUE_TOO_LONG, FIELD_VALUE_INTERNAL}
-)
 
 
 class _GoText(str):
@@ -150,8 +136,8 @@ def _go_bad_value(value: Any) -> str:
 
 
 def _body(err: _Err) -> str:
-    words = _TYPE_WORDS.get(err.type, err.type)
-    text = words if err.type in _VALUELESS else f"{words}: {_go_bad_value(err.value)}"
+    words = TYPE_WORDS.get(err.type, err.type)
+    text = words if err.type in VALUELESS else f"{words}: {_go_bad_value(err.value)}"
     return f"{text}: {err.detail}" if err.detail else text
 
 
