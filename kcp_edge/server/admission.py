@@ -123,3 +123,51 @@ def admit_update(
     if _is_workspace(kind):
         merged = new if info.subresource else {**new, "status": old.get("status", {})}
         _check(request, objects, info, merged, old)
+
+
+_RBAC = "rbac.authorization.k8s.io"
+
+
+async def after_create(
+    request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, created: Obj
+) -> None:
+    """The creator of a workspace becomes its admin (kcp's owner rule): a ClusterRole granting
+    ``admin`` and ``access`` on the new workspace's content, bound to the creator, in the
+    parent. ``system:masters`` needs none."""
+    user = request.scope.get("user")
+    if not _is_workspace(kind) or user is None or "system:masters" in user.groups:
+        return
+    catalog: Catalog = request.app.state.catalog
+    name = created["metadata"]["name"]
+    role_name = f"kcp-edge:workspace-admin:{name}"
+    owner = {"apiVersion": kind.group_version, "kind": kind.kind, "name": name,
+             "uid": created["metadata"].get("uid", "")}  # fmt: skip
+    role = {
+        "apiVersion": f"{_RBAC}/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": role_name, "ownerReferences": [owner]},
+        "rules": [
+            {
+                "apiGroups": [tenancy.TENANCY_GROUP],
+                "resources": ["workspaces/content"],
+                "resourceNames": [name],
+                "verbs": ["admin", "access"],
+            }
+        ],
+    }
+    binding = {
+        "apiVersion": f"{_RBAC}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": role_name, "ownerReferences": [owner]},
+        "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"apiGroup": _RBAC, "kind": "User", "name": user.name}],
+    }
+    for resource, obj in (("clusterroles", role), ("clusterrolebindings", binding)):
+        rbac_kind = catalog.lookup(info.cluster, _RBAC, "v1", resource)
+        if rbac_kind is None:
+            continue
+        try:
+            await objects.create(rbac_kind, info.cluster, "", obj, manager="kcp-edge")
+        except errors.StatusError as exc:
+            if exc.code != 409:
+                raise

@@ -175,6 +175,8 @@ async def create(
         dry_run=dry_run(request),
         manager=field_manager(request),
     )
+    if not dry_run(request):
+        await admission.after_create(request, objects, kind, info, created)
     return fieldchecks.with_warnings(_respond(created, 201), warnings)
 
 

@@ -38,6 +38,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KcpServer]:
         create_workspace(admin, base, "root:acme", "b", "Universal")
         apply(admin, "root:acme", base / "access.json", ACCESS_TO_A)
         apply(admin, "root:acme:a", base / "edit.json", EDIT_IN_DEFAULT)
+        apply(admin, "root", base / "enter-acme.json", grant("enter-acme", ENTER_ACME))
+        apply(admin, "root:acme", base / "creator.json", grant("creator", CREATE_WORKSPACES))
         yield server
 
 
@@ -67,6 +69,44 @@ ACCESS_TO_A: list[dict[str, Any]] = [
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
     },
 ]
+ENTER_ACME = {
+    "apiGroups": ["tenancy.kcp.dev"],
+    "resources": ["workspaces/content"],
+    "resourceNames": ["acme"],
+    "verbs": ["access"],
+}
+CREATE_WORKSPACES = {
+    "apiGroups": ["tenancy.kcp.dev"],
+    "resources": ["workspaces"],
+    "verbs": ["create", "get", "list", "watch"],
+}
+
+
+def grant(name: str, rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ClusterRole with one rule, bound to alice."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [rule],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}
+            ],
+        },
+    ]
+
+
 EDIT_IN_DEFAULT: list[dict[str, Any]] = [
     {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -228,3 +268,12 @@ def test_the_admin_may_do_everything(secured: KcpServer, tmp_path: Path) -> None
         "configmap/mine" in admin.at("root:acme:a", "get", "configmaps", "-A", "-o", "name").stdout
     )
     assert admin.at("*", "get", "namespaces", "-o", "name").returncode == 0
+
+
+def test_the_creator_of_a_workspace_becomes_its_admin(
+    secured: KcpServer, alice: Kubectl, tmp_path: Path
+) -> None:
+    create_workspace(alice, tmp_path, "root:acme", "alices", "Universal")
+    done = alice.at("root:acme:alices", "create", "namespace", "mine")
+    assert done.stdout.strip() == "namespace/mine created"
+    assert answer(secured, "bob", "/clusters/root:acme:alices/api")[0] == 403
