@@ -112,6 +112,8 @@ class GarbageCollector:
     ) -> list[tuple[ResourceKind, Obj]]:
         found: list[tuple[ResourceKind, Obj]] = []
         for kind in self._catalog.kinds(cluster):
+            if not kind.storage_id:
+                continue  # never stored (the review APIs)
             if owner.namespaced and not kind.namespaced:
                 continue  # a namespaced owner cannot own cluster-scoped objects
             scope = namespace if (owner.namespaced and kind.namespaced) else ""

@@ -241,6 +241,27 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         schema="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
         storage_id=17,
     ),
+    # The review APIs: create-only, answered from the request, never stored (storage id 0).
+    *(
+        ResourceKind(
+            group=group,
+            version="v1",
+            resource=resource,
+            singular=kind.lower(),
+            kind=kind,
+            namespaced=namespaced,
+            verbs=("create",),
+            schema=f"io.k8s.api.{group.split('.')[0]}.v1.{kind}",
+        )
+        for group, resource, kind, namespaced in (
+            ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False),
+            ("authentication.k8s.io", "tokenreviews", "TokenReview", False),
+            ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+            ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+            ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+            ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False),
+        )
+    ),
 )
 
 # (group, version) -> (groupPriorityMinimum, versionPriority), as the apiserver registers them.

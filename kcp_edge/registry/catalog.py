@@ -144,7 +144,7 @@ class Catalog:
         seen: set[int] = set()
         out = []
         for kind in self.kinds(cluster):
-            if kind.namespaced and kind.storage_id not in seen:
+            if kind.namespaced and kind.storage_id and kind.storage_id not in seen:
                 seen.add(kind.storage_id)
                 out.append(kind)
         return out

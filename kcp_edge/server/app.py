@@ -103,5 +103,7 @@ def build_app(
     app.state.catalog = catalog
     app.state.objects = objects
     app.state.controllers = [*controllers, authorization]
+    app.state.authorization = authorization
+    app.state.authenticator = authenticator
     app.state.startup = list(startup)
     return app

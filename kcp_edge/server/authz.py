@@ -119,6 +119,12 @@ class Authorization:
         if not allowed:
             raise rbac.forbidden_error(attrs)
 
+    def decide(self, cluster: str, attrs: rbac.Attributes) -> tuple[bool, str]:
+        """A review's answer: may ``attrs`` be done in ``cluster`` (already entered)?"""
+        if MASTERS in attrs.groups:
+            return True, ""
+        return self.authorizer(cluster).allowed(attrs)
+
     def _enter(
         self, user: UserInfo, groups: tuple[str, ...], info: RequestInfo, attrs: Any
     ) -> tuple[str, ...]:

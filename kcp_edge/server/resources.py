@@ -20,7 +20,7 @@ from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.server import reads, scale, writes
+from kcp_edge.server import reads, reviews, scale, writes
 from kcp_edge.server.requestinfo import WILDCARD_CLUSTER, RequestInfo
 from kcp_edge.server.selection import selection_filter
 
@@ -80,6 +80,11 @@ class ResourceHandler:
         if not info.subresource and verb not in kind.verbs:
             raise errors.method_not_supported(kind.resource, verb, group=kind.group)
         objects = self.objects
+        if reviews.is_review(kind):  # verbs: create only (checked above)
+            state = request.app.state
+            return await reviews.create(
+                request, kind, info, state.authorization, state.authenticator
+            )
         custom = custom_kind(kind)
         if info.subresource == "scale" and custom is not None:
             return await scale.serve(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,24 @@ def test_the_creator_of_a_workspace_becomes_its_admin(
     done = alice.at("root:acme:alices", "create", "namespace", "mine")
     assert done.stdout.strip() == "namespace/mine created"
     assert answer(secured, "bob", "/clusters/root:acme:alices/api")[0] == 403
+
+
+def test_kubectl_auth_can_i_and_whoami(secured: KcpServer, alice: Kubectl, tmp_path: Path) -> None:
+    ws = "root:acme:a"
+    done = alice.at(ws, "auth", "can-i", "create", "configmaps", "-n", "default")
+    assert done.stdout.strip() == "yes"
+    done = alice.at(ws, "auth", "can-i", "get", "secrets", "-n", "kube-system", check=False)
+    assert (done.returncode, done.stdout.strip()) == (1, "no")
+    listed = alice.at(ws, "auth", "can-i", "--list", "-n", "default").stdout
+    assert re.search(r"^configmaps\s+\[\]\s+\[\]\s+\[.*create.*\]$", listed, re.M), listed
+    who = [
+        re.sub(r"\s+", " ", line).strip()
+        for line in alice.at(ws, "auth", "whoami").stdout.splitlines()
+    ]
+    assert who == [
+        "ATTRIBUTE VALUE",
+        "Username alice",
+        "Groups [developers system:authenticated]",
+    ]
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    assert admin.at(ws, "auth", "can-i", "*", "*").stdout.strip() == "yes"

@@ -126,6 +126,8 @@ def test_api_group_list_lists_groups_in_priority_order_with_whole_dict_preferred
     group_list = deserialize(response, "V1APIGroupList")
     assert [g.name for g in group_list.groups] == [
         "events.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
         "certificates.k8s.io",
         "rbac.authorization.k8s.io",
         "admissionregistration.k8s.io",

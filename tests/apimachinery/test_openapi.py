@@ -66,6 +66,8 @@ def test_index_lists_the_served_group_versions_with_the_hash_of_each_document() 
         "apis",
         "apis/admissionregistration.k8s.io/v1",
         "apis/apiextensions.k8s.io/v1",
+        "apis/authentication.k8s.io/v1",
+        "apis/authorization.k8s.io/v1",
         "apis/certificates.k8s.io/v1",
         "apis/coordination.k8s.io/v1",
         "apis/events.k8s.io/v1",
@@ -151,7 +153,7 @@ def test_a_fully_served_group_version_is_the_bundled_document_byte_for_byte() ->
 
 
 def test_every_served_kind_has_a_schema_and_a_patch_with_field_validation() -> None:
-    for kind in BUILTIN_KINDS:
+    for kind in (k for k in BUILTIN_KINDS if k.storage_id):  # reviews: create only
         key = document_key(group=kind.group, version=kind.version)
         document = orjson.loads(openapi_documents().document(key=key, kinds=BUILTIN_KINDS).body)
         gvk = {"group": kind.group, "kind": kind.kind, "version": kind.version}

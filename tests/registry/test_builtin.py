@@ -43,6 +43,18 @@ STORAGE_IDS = {
 }
 
 
+STORED = tuple(k for k in BUILTIN_KINDS if k.storage_id)
+"""The stored kinds (the review APIs are answered, never stored)."""
+REVIEWS = {
+    ("authentication.k8s.io", "selfsubjectreviews"),
+    ("authentication.k8s.io", "tokenreviews"),
+    ("authorization.k8s.io", "localsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+}
+
+
 def kind(group: str, resource: str) -> ResourceKind:
     found = [k for k in BUILTIN_KINDS if (k.group, k.resource) == (group, resource)]
     assert len(found) == 1
@@ -51,14 +63,15 @@ def kind(group: str, resource: str) -> ResourceKind:
 
 def test_a_workspace_serves_the_generic_control_plane_and_not_workloads() -> None:
     served = {(k.group, k.resource) for k in BUILTIN_KINDS}
-    assert served == set(STORAGE_IDS)
+    assert served == set(STORAGE_IDS) | REVIEWS
+    assert all(k.verbs == ("create",) for k in BUILTIN_KINDS if not k.storage_id)
     for group, resource in (("", "pods"), ("", "services"), ("apps", "deployments"), ("", "nodes")):
         assert (group, resource) not in served
 
 
 def test_storage_ids_are_unique_small_and_never_change() -> None:
-    assert {(k.group, k.resource): k.storage_id for k in BUILTIN_KINDS} == STORAGE_IDS
-    assert Counter(k.storage_id for k in BUILTIN_KINDS).most_common(1)[0][1] == 1
+    assert {(k.group, k.resource): k.storage_id for k in STORED} == STORAGE_IDS
+    assert Counter(k.storage_id for k in STORED).most_common(1)[0][1] == 1
 
 
 def test_short_names_and_categories_are_those_of_real_discovery() -> None:
@@ -84,7 +97,7 @@ def test_short_names_and_categories_are_those_of_real_discovery() -> None:
 
 def test_verbs_scope_and_subresources() -> None:
     assert kind("", "namespaces").verbs == tuple(v for v in ALL_VERBS if v != "deletecollection")
-    assert all(k.verbs == ALL_VERBS for k in BUILTIN_KINDS if k.resource != "namespaces")
+    assert all(k.verbs == ALL_VERBS for k in STORED if k.resource != "namespaces")
     assert all(list(k.verbs) == sorted(k.verbs) for k in BUILTIN_KINDS)
     subresources = {(k.group, k.resource): k.subresources for k in BUILTIN_KINDS if k.subresources}
     assert subresources == {
@@ -93,7 +106,7 @@ def test_verbs_scope_and_subresources() -> None:
         ("certificates.k8s.io", "certificatesigningrequests"): ("approval", "status"),
         ("apiextensions.k8s.io", "customresourcedefinitions"): ("status",),
     }
-    cluster_scoped = {k.resource for k in BUILTIN_KINDS if not k.namespaced}
+    cluster_scoped = {k.resource for k in STORED if not k.namespaced}
     assert cluster_scoped == {
         "namespaces",
         "clusterroles",
@@ -114,11 +127,11 @@ def test_every_kind_has_its_schema_in_the_bundled_documents() -> None:
         assert gvk in schema["x-kubernetes-group-version-kind"]
         assert "metadata" in schema["properties"]
         schemas = component_schemas(group=k.group, version=k.version)
-        assert f"{k.schema}List" in schemas
+        assert f"{k.schema}List" in schemas or not k.storage_id  # reviews have no lists
 
 
 def test_every_kind_has_a_patch_operation_with_field_validation_in_its_document() -> None:
-    for k in BUILTIN_KINDS:
+    for k in STORED:
         key = f"apis/{k.group}/{k.version}" if k.group else f"api/{k.version}"
         scope = "namespaces/{namespace}/" if k.namespaced else ""
         item = bundled_documents()[key]["paths"][f"{k.api_prefix}/{scope}{k.resource}/{{name}}"]
@@ -205,6 +218,8 @@ def test_group_versions_come_in_the_apiserver_priority_order() -> None:
     assert served_group_versions() == (
         ("", "v1"),
         ("events.k8s.io", "v1"),
+        ("authentication.k8s.io", "v1"),
+        ("authorization.k8s.io", "v1"),
         ("certificates.k8s.io", "v1"),
         ("rbac.authorization.k8s.io", "v1"),
         ("admissionregistration.k8s.io", "v1"),
