@@ -23,6 +23,7 @@ from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.tenancy import workspaces as tenancy
 
 Obj = dict[str, Any]
+_RBAC = "rbac.authorization.k8s.io"
 
 
 def _is_workspace(kind: ResourceKind) -> bool:
@@ -78,10 +79,31 @@ MAX_CLUSTER_PATH = 177
 still fit a storage key (``/r/<12 hex>/<path>/<namespace>/<name>``) in LMDB's 511 bytes."""
 
 
+def _no_escalation(
+    request: Request, kind: ResourceKind, info: RequestInfo, new: Obj, old: Obj | None
+) -> None:
+    """RBAC's escalation prevention: nobody grants (or binds) what they do not hold."""
+    if kind.group != _RBAC:
+        return
+    user = request.scope.get("user")
+    if user is None:
+        return
+    groups = tuple(getattr(request.state, "groups", user.groups))
+    authorizer = request.app.state.authorization.authorizer(info.cluster)
+    obj = {**new, "kind": kind.kind}
+    if kind.resource in ("roles", "clusterroles"):
+        error = authorizer.role_write_error(user.name, groups, obj, old)
+    else:
+        error = authorizer.binding_write_error(user.name, groups, obj, old)
+    if error is not None:
+        raise error
+
+
 def admit_create(
     request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, obj: Obj
 ) -> None:
-    """Check (and prepare) a new object of a kcp kind; other kinds pass unchanged."""
+    """Check (and prepare) a new object of a kcp or RBAC kind; other kinds pass unchanged."""
+    _no_escalation(request, kind, info, obj, None)
     if not _is_workspace(kind):
         return
     obj["status"] = {"phase": tenancy.SCHEDULING}
@@ -120,12 +142,10 @@ def admit_update(
 ) -> None:
     """Check a changed object of a kcp kind against the stored one (as the store will merge
     it: a main-resource write keeps the stored status)."""
+    _no_escalation(request, kind, info, new, old)
     if _is_workspace(kind):
         merged = new if info.subresource else {**new, "status": old.get("status", {})}
         _check(request, objects, info, merged, old)
-
-
-_RBAC = "rbac.authorization.k8s.io"
 
 
 async def after_create(

@@ -57,7 +57,9 @@ class API:
             and self.resources.catalog.cluster_type(info.cluster) is None
         ):
             raise _no_such_workspace(request, info)
-        self.authorization.check(request.scope.get("user", ANONYMOUS), info, request.method)
+        request.state.groups = self.authorization.check(
+            request.scope.get("user", ANONYMOUS), info, request.method
+        )
         if info.is_resource:
             return await self.resources.handle(request, info)
         if request.method in ("GET", "HEAD"):

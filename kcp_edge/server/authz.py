@@ -101,11 +101,12 @@ class Authorization:
             ],
         )
 
-    def check(self, user: UserInfo, info: RequestInfo, method: str) -> None:
-        """Raise the apiserver's 403 unless ``user`` may make this request."""
+    def check(self, user: UserInfo, info: RequestInfo, method: str) -> tuple[str, ...]:
+        """Raise the apiserver's 403 unless ``user`` may make this request; the caller's groups
+        inside the workspace (entering it may add kcp's access and admin groups)."""
         groups = tuple(user.groups)
         if MASTERS in groups:
-            return
+            return groups
         attrs = attributes(user, groups, info, method)
         if info.cluster == WILDCARD_CLUSTER:
             raise rbac.forbidden_error(
@@ -118,6 +119,7 @@ class Authorization:
         allowed, _ = self.authorizer(info.cluster).allowed(attrs)
         if not allowed:
             raise rbac.forbidden_error(attrs)
+        return groups
 
     def decide(self, cluster: str, attrs: rbac.Attributes) -> tuple[bool, str]:
         """A review's answer: may ``attrs`` be done in ``cluster`` (already entered)?"""

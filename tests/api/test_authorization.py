@@ -299,3 +299,44 @@ def test_kubectl_auth_can_i_and_whoami(secured: KcpServer, alice: Kubectl, tmp_p
     ]
     admin = Kubectl(secured, tmp_path / "admin", token=None)
     assert admin.at(ws, "auth", "can-i", "*", "*").stdout.strip() == "yes"
+
+
+def test_nobody_grants_what_they_do_not_hold(
+    secured: KcpServer, alice: Kubectl, tmp_path: Path
+) -> None:
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    ws = "root:acme:a"
+    admin.at(ws, "create", "namespace", "team")
+    admin.at(
+        ws,
+        "-n",
+        "team",
+        "create",
+        "rolebinding",
+        "alice-admin",
+        "--clusterrole=admin",
+        "--user=alice",
+    )
+    # admin in "team" may manage bindings there, but not hand out cluster-admin...
+    done = alice.at(
+        ws, "-n", "team", "create", "rolebinding", "grab", "--clusterrole=cluster-admin",
+        "--user=alice", check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        'error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io "grab" is '
+        'forbidden: user "alice" (groups=["developers" "system:authenticated" '
+    )
+    assert "is attempting to grant RBAC permissions not currently held" in done.stderr
+    # ...nor write itself a Role wider than what it holds (resourcequotas are view-only).
+    done = alice.at(
+        ws, "-n", "team", "create", "role", "wider", "--verb=create",
+        "--resource=resourcequotas", check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "is attempting to grant RBAC permissions not currently held" in done.stderr
+    # What it holds it may grant.
+    done = alice.at(
+        ws, "-n", "team", "create", "role", "narrow", "--verb=get", "--resource=configmaps"
+    )
+    assert done.stdout.strip() == "role.rbac.authorization.k8s.io/narrow created"
