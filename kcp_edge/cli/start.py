@@ -44,8 +44,9 @@ from kcp_edge.auth.pki import (
     load_serving_certificate,
     required_names,
 )
+from kcp_edge.auth.serviceaccounts import TokenIssuer, load_or_create_signing_key
 from kcp_edge.auth.tokenfile import StaticTokens, TokenFileError
-from kcp_edge.auth.union import PlainTokenSource, TokenSource, UnionAuthenticator, UnionTokens
+from kcp_edge.auth.union import PlainTokenSource, TokenSource, UnionAuthenticator
 from kcp_edge.cli.kubeconfig import base_url, read_user_token, server_host, write_admin_kubeconfig
 from kcp_edge.cli.wiring import server_app
 from kcp_edge.storage import LmdbOptions, LmdbStore, StorageError
@@ -179,7 +180,17 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
         raise StartError(str(exc)) from exc
     except OSError as exc:
         raise StartError(f"cannot write the admin credentials: {exc}") from exc
-    app = server_app(store=store, authenticator=_authenticator(options, token), base_url=url)
+    try:
+        issuer = TokenIssuer(load_or_create_signing_key(options.root_directory / "sa.key"))
+    except (OSError, ValueError) as exc:
+        raise StartError(f"cannot read or write the service-account key: {exc}") from exc
+    app = server_app(
+        store=store,
+        authenticator=_authenticator(options, token, issuer),
+        base_url=url,
+        token_issuer=issuer,
+        ca_pem=cert.ca_pem,
+    )
     config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
     if signals.received:
         return 0
@@ -197,15 +208,19 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
     return 0
 
 
-def _authenticator(options: StartOptions, admin: TokenAuthenticator) -> TokenAuthenticator:
-    """The admin token, then the static token file's users (``--token-auth-file``)."""
+def _authenticator(
+    options: StartOptions, admin: TokenAuthenticator, issuer: TokenIssuer
+) -> UnionAuthenticator:
+    """The admin token, the static token file's users (``--token-auth-file``), then
+    service-account tokens (bound to their workspace)."""
     sources: list[TokenSource] = [PlainTokenSource(admin, "admin")]
     if options.token_auth_file is not None:
         try:
             sources.append(StaticTokens.load(options.token_auth_file))
         except (OSError, TokenFileError) as exc:
             raise StartError(f"--token-auth-file: {exc}") from exc
-    return UnionTokens(UnionAuthenticator(sources))
+    sources.append(issuer)
+    return UnionAuthenticator(sources)
 
 
 def build_server_config(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from kcp_edge.auth import TokenAuthenticator
+from kcp_edge.auth.serviceaccounts import TokenIssuer
+from kcp_edge.auth.union import UnionAuthenticator
 from kcp_edge.controllers.bootstrap import (
     DEFAULT_ORG,
     ROOT,
@@ -19,6 +20,7 @@ from kcp_edge.controllers.bootstrap import (
 from kcp_edge.controllers.crds import CRDController
 from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
+from kcp_edge.controllers.serviceaccounts import ServiceAccountTokens
 from kcp_edge.controllers.workspaces import WorkspaceController
 from kcp_edge.registry.builtin import BUILTIN_KINDS
 from kcp_edge.registry.catalog import Catalog
@@ -32,7 +34,12 @@ from kcp_edge.tenancy.workspaces import BUILTIN_TYPES, ROOT_TYPE, system_crds
 
 
 def server_app(
-    *, store: Store, authenticator: TokenAuthenticator, base_url: str = "https://127.0.0.1:6443"
+    *,
+    store: Store,
+    authenticator: UnionAuthenticator,
+    base_url: str = "https://127.0.0.1:6443",
+    token_issuer: TokenIssuer | None = None,
+    ca_pem: bytes = b"",
 ) -> Starlette:
     """The whole kcp-edge application over an open store; ``base_url``: the server's external
     address, for workspace URLs."""
@@ -52,6 +59,7 @@ def server_app(
     return build_app(
         store=store,
         authenticator=authenticator,
+        token_issuer=token_issuer,
         catalog=catalog,
         objects=objects,
         discovery=Discovery(catalog=catalog, documents=openapi_documents()),
@@ -60,6 +68,15 @@ def server_app(
             GarbageCollector(catalog=catalog, objects=objects),
             crd_controller,
             workspaces,
+            *(
+                [
+                    ServiceAccountTokens(
+                        catalog=catalog, objects=objects, issuer=token_issuer, ca_pem=ca_pem
+                    )
+                ]
+                if token_issuer is not None
+                else []
+            ),
         ],
         startup=[
             workspaces.load,

@@ -97,6 +97,7 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         namespaced=True,
         short_names=("sa",),
         schema=_CORE + "ServiceAccount",
+        subresources=("token",),
         storage_id=4,
     ),
     ResourceKind(

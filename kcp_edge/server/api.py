@@ -58,7 +58,10 @@ class API:
         ):
             raise _no_such_workspace(request, info)
         request.state.groups = self.authorization.check(
-            request.scope.get("user", ANONYMOUS), info, request.method
+            request.scope.get("user", ANONYMOUS),
+            info,
+            request.method,
+            home=request.scope.get("user_cluster"),
         )
         if info.is_resource:
             return await self.resources.handle(request, info)

@@ -19,7 +19,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from kcp_edge.auth import TokenAuthenticator
+from kcp_edge.auth.serviceaccounts import TokenIssuer
+from kcp_edge.auth.union import UnionAuthenticator
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server import version
@@ -72,7 +73,8 @@ class _Lifespan:
 def build_app(
     *,
     store: Store,
-    authenticator: TokenAuthenticator,
+    authenticator: UnionAuthenticator,
+    token_issuer: TokenIssuer | None = None,
     catalog: Catalog,
     objects: ObjectStore,
     discovery: Discovery,
@@ -105,5 +107,6 @@ def build_app(
     app.state.controllers = [*controllers, authorization]
     app.state.authorization = authorization
     app.state.authenticator = authenticator
+    app.state.token_issuer = token_issuer
     app.state.startup = list(startup)
     return app

@@ -2,25 +2,30 @@
 
 Why this module exists: every request must carry a known identity before any handler runs, and a
 wrong credential must fail loudly (401) rather than quietly fall back to anonymous, as the
-Kubernetes apiserver does. Only ``Authorization: Bearer <token>`` is checked today; a request
-without it is anonymous (only public endpoints exist yet). Health paths skip authentication.
-The identity is left in ``scope["user"]`` (``request.user`` in starlette). Tokens never reach a
-log line or an error message.
+Kubernetes apiserver does. ``Authorization: Bearer <token>`` is checked by the union of token
+sources (the admin token, the static token file, service-account tokens); a request without it
+is anonymous. Service-account tokens are bound to their workspace, so the source is told which
+logical cluster the request is for (a token from another workspace is 401 here). Health paths
+skip authentication. The identity is left in ``scope["user"]`` and, for a service account, its
+home workspace in ``scope["user_cluster"]``. Tokens never reach a log line or an error message.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kcp_edge.auth import ANONYMOUS, TokenAuthenticator, UserInfo
+from kcp_edge.apimachinery.errors import StatusError
+from kcp_edge.auth import ANONYMOUS
+from kcp_edge.auth.union import Authenticated, UnionAuthenticator
 from kcp_edge.server.health import is_health_path
+from kcp_edge.server.requestinfo import ROOT_CLUSTER, split_cluster
 from kcp_edge.server.status import unauthorized
 
 
 class AuthenticationMiddleware:
     """Pure ASGI middleware; answers 401 with a ``Status`` for an invalid bearer token."""
 
-    def __init__(self, app: ASGIApp, *, authenticator: TokenAuthenticator) -> None:
+    def __init__(self, app: ASGIApp, *, authenticator: UnionAuthenticator) -> None:
         self.app = app
         self.authenticator = authenticator
 
@@ -28,26 +33,31 @@ class AuthenticationMiddleware:
         if scope["type"] != "http" or is_health_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        user = self._authenticate(scope)
-        if user is None:
-            await unauthorized()(scope, receive, send)
-            return
-        scope["user"] = user
-        await self.app(scope, receive, send)
-
-    def _authenticate(self, scope: Scope) -> UserInfo | None:
         header = _authorization(scope)
         if header is None:
-            return ANONYMOUS
+            scope["user"] = ANONYMOUS
+            await self.app(scope, receive, send)
+            return
+        found = self._authenticate(header, scope["path"])
+        if found is None:
+            await unauthorized()(scope, receive, send)
+            return
+        scope["user"] = found.user
+        scope["user_cluster"] = found.cluster
+        await self.app(scope, receive, send)
+
+    def _authenticate(self, header: str, path: str) -> Authenticated | None:
         # As the apiserver's bearer-token authenticator: "Bearer" in any case, then the token;
-        # other schemes are not ours to judge.
+        # other schemes are not ours to judge (anonymous).
         parts = header.strip().split(" ", 2)
         if len(parts) < 2 or parts[0].lower() != "bearer":
-            return ANONYMOUS
+            return Authenticated(user=ANONYMOUS, source="anonymous")
         token = parts[1]
-        if not token:
-            return None
-        return self.authenticator.authenticate_token(token)
+        try:
+            cluster, _ = split_cluster(path)
+        except StatusError:
+            cluster = ROOT_CLUSTER  # the handler answers the malformed path
+        return self.authenticator.authenticate(token, cluster=cluster)
 
 
 def _authorization(scope: Scope) -> str | None:

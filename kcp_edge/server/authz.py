@@ -101,9 +101,12 @@ class Authorization:
             ],
         )
 
-    def check(self, user: UserInfo, info: RequestInfo, method: str) -> tuple[str, ...]:
+    def check(
+        self, user: UserInfo, info: RequestInfo, method: str, *, home: str | None = None
+    ) -> tuple[str, ...]:
         """Raise the apiserver's 403 unless ``user`` may make this request; the caller's groups
-        inside the workspace (entering it may add kcp's access and admin groups)."""
+        inside the workspace (entering it may add kcp's access and admin groups). ``home``: a
+        service account's own workspace, which it may always enter (and no other)."""
         groups = tuple(user.groups)
         if MASTERS in groups:
             return groups
@@ -112,7 +115,7 @@ class Authorization:
             raise rbac.forbidden_error(
                 attrs, 'the "*" logical cluster is only for privileged users'
             )
-        extra = self._enter(user, groups, info, attrs)
+        extra = () if home == info.cluster else self._enter(user, groups, info, attrs)
         if extra:
             groups = (*groups, *extra)
             attrs = attributes(user, groups, info, method)

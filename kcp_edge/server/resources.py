@@ -20,7 +20,7 @@ from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.server import reads, reviews, scale, writes
+from kcp_edge.server import reads, reviews, scale, tokens, writes
 from kcp_edge.server.requestinfo import WILDCARD_CLUSTER, RequestInfo
 from kcp_edge.server.selection import selection_filter
 
@@ -66,6 +66,13 @@ class ResourceHandler:
     async def handle(self, request: Request, info: RequestInfo) -> Response:
         kind = self.kind_for(info)
         verb = info.verb
+        if (kind.group, kind.resource, info.subresource, verb) == (
+            "",
+            "serviceaccounts",
+            "token",
+            "create",
+        ):
+            return await tokens.create_token(request, self.objects, kind, info)
         if info.cluster == WILDCARD_CLUSTER and verb not in ("list", "watch"):
             raise errors.StatusError(
                 code=405,

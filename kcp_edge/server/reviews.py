@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kcp_edge.apimachinery import errors
-from kcp_edge.auth import ANONYMOUS, TokenAuthenticator, UserInfo, rbac
+from kcp_edge.auth import ANONYMOUS, UserInfo, rbac
+from kcp_edge.auth.union import UnionAuthenticator
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.server import bodies
 from kcp_edge.server.authz import Authorization
@@ -82,7 +83,7 @@ async def create(
     kind: ResourceKind,
     info: RequestInfo,
     authorization: Authorization,
-    authenticator: TokenAuthenticator,
+    authenticator: UnionAuthenticator,
 ) -> Response:
     """Evaluate the review in the request body and answer it with its status."""
     raw = await bodies.read_body(request)
@@ -99,9 +100,9 @@ async def create(
     if kind.resource == "selfsubjectreviews":
         review["status"] = {"userInfo": _user_info(user)}
     elif kind.resource == "tokenreviews":
-        found = authenticator.authenticate_token(str(spec.get("token", "")))
+        found = authenticator.authenticate(str(spec.get("token", "")), cluster=info.cluster)
         review["status"] = (
-            {"authenticated": True, "user": _user_info(found)}
+            {"authenticated": True, "user": _user_info(found.user)}
             if found is not None
             else {"authenticated": False, "user": {}}
         )

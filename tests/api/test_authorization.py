@@ -8,10 +8,12 @@ Every answer is asserted as the user sees it (kubectl's lines, or the exact Stat
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -340,3 +342,59 @@ def test_nobody_grants_what_they_do_not_hold(
         ws, "-n", "team", "create", "role", "narrow", "--verb=get", "--resource=configmaps"
     )
     assert done.stdout.strip() == "role.rbac.authorization.k8s.io/narrow created"
+
+
+def bearer(server: KcpServer, token: str, path: str) -> tuple[int, dict[str, Any]]:
+    resp = https_request(
+        server.url, path, ca_file=server.ca_file, headers={"Authorization": f"Bearer {token}"}
+    )
+    return resp.status, json.loads(resp.body)
+
+
+def test_service_account_tokens_work_only_in_their_workspace(
+    secured: KcpServer, tmp_path: Path
+) -> None:
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    ws = "root:acme:a"
+    admin.at(ws, "-n", "default", "create", "serviceaccount", "robot")
+    deadline = time.monotonic() + 10
+    while True:
+        account = json.loads(
+            admin.at(ws, "-n", "default", "get", "sa", "robot", "-o", "json").stdout
+        )
+        if account.get("secrets"):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    secret = json.loads(
+        admin.at(
+            ws, "-n", "default", "get", "secret", account["secrets"][0]["name"], "-o", "json"
+        ).stdout
+    )
+    assert secret["type"] == "kubernetes.io/service-account-token"
+    legacy = base64.b64decode(secret["data"]["token"]).decode()
+    path = "/clusters/root:acme:a/api/v1/namespaces/default/configmaps"
+    status, body = bearer(secured, legacy, path)
+    assert (status, body["message"]) == (
+        403,
+        'configmaps is forbidden: User "system:serviceaccount:default:robot" cannot list '
+        'resource "configmaps" in API group "" in the namespace "default"',
+    )
+    admin.at(
+        ws, "-n", "default", "create", "rolebinding", "robot-views", "--clusterrole=view",
+        "--serviceaccount=default:robot",
+    )  # fmt: skip
+    deadline = time.monotonic() + 5
+    while bearer(secured, legacy, path)[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # The same token in a sibling workspace (which has a default/robot too) is not valid.
+    admin.at("root:acme:b", "-n", "default", "create", "serviceaccount", "robot")
+    status, body = bearer(
+        secured, legacy, "/clusters/root:acme:b/api/v1/namespaces/default/configmaps"
+    )
+    assert (status, body["reason"]) == (401, "Unauthorized")
+    # kubectl create token: a bound, expiring token for the same account.
+    fresh = admin.at(ws, "-n", "default", "create", "token", "robot").stdout.strip()
+    assert bearer(secured, fresh, path)[0] == 200
+    assert bearer(secured, fresh[:-4] + "AAAA", path)[0] == 401

@@ -169,6 +169,16 @@ def test_core_resource_list_has_kubectl_fields_and_subresources() -> None:
         "resourcequotas/status",
         "secrets",
         "serviceaccounts",
+        "serviceaccounts/token",
+    }
+    assert resources["serviceaccounts/token"] == {
+        "name": "serviceaccounts/token",
+        "singularName": "",
+        "namespaced": True,
+        "group": "authentication.k8s.io",
+        "version": "v1",
+        "kind": "TokenRequest",
+        "verbs": ["create"],
     }
     assert resources["configmaps"] == {
         "name": "configmaps",

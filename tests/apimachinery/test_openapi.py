@@ -114,9 +114,9 @@ def test_core_document_keeps_served_resources_and_drops_pods_services_and_deploy
     assert "/api/v1/namespaces/{name}/status" in paths
     assert "/api/v1/watch/namespaces/{namespace}/events" in paths
     assert not [p for p in paths if "/pods" in p or "/services" in p or "/nodes" in p]
-    # serviceaccounts are served, their token subresource is not (yet)
+    # serviceaccounts are served, and so is their token subresource (TokenRequest)
     assert "/api/v1/namespaces/{namespace}/serviceaccounts/{name}" in paths
-    assert "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token" not in paths
+    assert "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token" in paths
     schemas = document["components"]["schemas"]
     assert "io.k8s.api.core.v1.ConfigMap" in schemas
     assert "io.k8s.api.core.v1.Pod" not in schemas

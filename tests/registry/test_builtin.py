@@ -103,6 +103,7 @@ def test_verbs_scope_and_subresources() -> None:
     assert subresources == {
         ("", "namespaces"): ("finalize", "status"),
         ("", "resourcequotas"): ("status",),
+        ("", "serviceaccounts"): ("token",),
         ("certificates.k8s.io", "certificatesigningrequests"): ("approval", "status"),
         ("apiextensions.k8s.io", "customresourcedefinitions"): ("status",),
     }
