@@ -33,9 +33,9 @@ def normalize(name: str) -> str:
 
 # --- dates and times (kube-openapi strfmt date.go / time.go) ---------------------------------
 
-_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DATETIME_TIME_RE = re.compile(
-    r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$"
+    r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))\Z"
 )
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -70,8 +70,8 @@ def is_datetime(value: str) -> bool:
 _GO_DURATION_UNITS = ("ns", "us", "\u00b5s", "\u03bcs", "ms", "s", "m", "h")
 _GO_DURATION_RE = re.compile(r"[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)([a-z\u00b5\u03bc]+))+")
 _GO_DURATION_PART_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)([a-z\u00b5\u03bc]+)")
-_LONG_DURATION_RE = re.compile(r"^\s*(?:\d+\s*[A-Za-z\u00b5]+\s*)+$")
-_LONG_DURATION_PART_RE = re.compile(r"(\d+)\s*([A-Za-z\u00b5]+)")
+_LONG_DURATION_RE = re.compile(r"^\s*(?:\d+\s*[A-Za-z\u00b5]+\s*)+\Z", re.ASCII)
+_LONG_DURATION_PART_RE = re.compile(r"(\d+)\s*([A-Za-z\u00b5]+)", re.ASCII)
 _LONG_UNITS = (
     ("ns", "nano"),
     ("us", "\u00b5s", "micro"),
@@ -177,7 +177,7 @@ def _fold_letters_and_symbols(value: str) -> str:
 
 def is_hostname(value: str) -> bool:
     """kube-openapi ``IsHostname``: RFC 1034 labels (unicode letters allowed), 255 bytes total."""
-    if not _HOSTNAME_RE.match(_fold_letters_and_symbols(value)):
+    if not _HOSTNAME_RE.fullmatch(_fold_letters_and_symbols(value)):
         return False
     if len(value.encode()) > 255:
         return False
@@ -234,12 +234,13 @@ _ISBN_STRIP_RE = re.compile(r"[\s-]+")
 _CREDIT_CARD_RE = re.compile(
     r"(?:4[0-9]{12}(?:[0-9]{3})?|5[1-5][0-9]{14}|(222[1-9]|22[3-9][0-9]|2[3-6][0-9]{2}|27[01][0-9]|"
     r"2720)[0-9]{12}|6(?:011|5[0-9][0-9])[0-9]{12}|3[47][0-9]{13}|3(?:0[0-5]|[68][0-9])[0-9]{11}|"
-    r"(?:2131|1800|35\d{3})\d{11}|6[27][0-9]{14})"
+    r"(?:2131|1800|35\d{3})\d{11}|6[27][0-9]{14})",
+    re.ASCII,
 )
-_SSN_RE = re.compile(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$")
+_SSN_RE = re.compile(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$", re.ASCII)
 _HEXCOLOR_RE = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _BYTE = r"(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])"
-_RGBCOLOR_RE = re.compile(rf"^rgb\(\s*{_BYTE}\s*,\s*{_BYTE}\s*,\s*{_BYTE}\s*\)$")
+_RGBCOLOR_RE = re.compile(rf"^rgb\(\s*{_BYTE}\s*,\s*{_BYTE}\s*,\s*{_BYTE}\s*\)$", re.ASCII)
 _BASE64_RE = re.compile(
     r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
 )
@@ -295,7 +296,8 @@ def is_long_name(value: str) -> bool:
 
 
 def _matcher(pattern: re.Pattern[str]) -> FormatChecker:
-    return lambda value: pattern.match(value) is not None
+    # fullmatch: Python's "$" also matches before a final newline, RE2's (Go's) does not.
+    return lambda value: pattern.fullmatch(value) is not None
 
 
 def _full_matcher(pattern: re.Pattern[str]) -> FormatChecker:

@@ -417,9 +417,36 @@ def _compile_pattern(pattern: str) -> tuple[re.Pattern[str] | None, str]:
         )
         return None, f"error parsing regexp: {code}: `{token}`"
     try:
-        return re.compile(pattern), ""
+        return re.compile(_go_anchors(pattern), re.ASCII), ""
     except re.error as exc:
         return None, f"error parsing regexp: {_go_regexp_error(exc, pattern)}"
+
+
+def _go_anchors(pattern: str) -> str:
+    r"""``pattern`` with each unescaped ``$`` outside a character class as ``\Z``.
+
+    In RE2 (Go) ``$`` without the ``m`` flag matches only at the very end of the text; in
+    Python it also matches before a final newline, so ``^[a-z]+$`` would accept ``"abc\n"``.
+    (``re.ASCII`` likewise gives ``\d``, ``\w`` and ``\s`` RE2's ASCII meaning.)
+    """
+    if "$" not in pattern or "(?m" in pattern:
+        return pattern
+    out: list[str] = []
+    in_class = escaped = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            out.append("\\Z")
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def _go_regexp_error(exc: re.error, pattern: str) -> str:
@@ -720,6 +747,8 @@ def _compile_leaf_or_node(schema: Mapping[str, Any], cache: _CheckCache) -> _Com
     types = _declared_types(schema)
     raw_format = schema.get("format")
     fmt = raw_format if isinstance(raw_format, str) else ""
+    if schemaformats.checker_for(fmt) is None:
+        fmt = ""  # unknown formats check nothing; keep tenants' strings out of the cache key
     nullable = schema.get("nullable") is True
     if _VALUE_KEYWORDS.isdisjoint(schema):
         return _leaf(types, nullable, fmt)

@@ -909,14 +909,6 @@ def workspace_access(
     return WorkspaceAccess(access=admin or may("access"), admin=admin)
 
 
-def service_account_user(namespace: str, name: str) -> tuple[str, tuple[str, ...]]:
-    """The user name and groups a service account authenticates as."""
-    return (
-        f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
-        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
-    )
-
-
 __all__ = [
     "FULL_AUTHORITY",
     "PRIVILEGED_GROUP",
@@ -937,7 +929,6 @@ __all__ = [
     "forbidden_message",
     "normalize_rule",
     "rule_covers",
-    "service_account_user",
     "uncovered_rules",
     "workspace_access",
     "workspace_denied_reason",

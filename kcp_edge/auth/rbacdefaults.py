@@ -23,6 +23,7 @@ What is here, as in Kubernetes 1.3x:
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from kcp_edge.auth.rbac import RBAC_GROUP, aggregate
@@ -300,9 +301,20 @@ def default_cluster_role_bindings() -> list[dict[str, Any]]:
     return copy.deepcopy(_CLUSTER_ROLE_BINDINGS)
 
 
+DEFAULT_CLUSTER_ROLES: tuple[Mapping[str, Any], ...] = tuple(_CLUSTER_ROLES)
+"""The same, shared and read-only: for evaluating (an Authorizer never changes its input)."""
+DEFAULT_CLUSTER_ROLE_BINDINGS: tuple[Mapping[str, Any], ...] = tuple(_CLUSTER_ROLE_BINDINGS)
+
+
 def default_objects() -> list[dict[str, Any]]:
     """Roles first, then bindings: the order to store them in."""
     return default_cluster_roles() + default_cluster_role_bindings()
 
 
-__all__ = ["default_cluster_role_bindings", "default_cluster_roles", "default_objects"]
+__all__ = [
+    "DEFAULT_CLUSTER_ROLES",
+    "DEFAULT_CLUSTER_ROLE_BINDINGS",
+    "default_cluster_role_bindings",
+    "default_cluster_roles",
+    "default_objects",
+]

@@ -216,18 +216,5 @@ __all__ = [
     "TokenRejectedError",
     "TokenSource",
     "UnionAuthenticator",
-    "UnionTokens",
     "with_authenticated_group",
 ]
-
-
-@dataclass(frozen=True)
-class UnionTokens:
-    """A `UnionAuthenticator` as the `TokenAuthenticator` the HTTP layer asks today (users of
-    every source are global; service-account tokens, bound to a cluster, come later)."""
-
-    union: UnionAuthenticator
-
-    def authenticate_token(self, token: str) -> UserInfo | None:
-        found = self.union.authenticate(token, cluster="")
-        return None if found is None else found.user

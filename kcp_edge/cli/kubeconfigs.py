@@ -157,10 +157,13 @@ class Kubeconfig:
     def set_cluster(self, name: str, value: Mapping[str, Any]) -> None:
         self._set("clusters", name, value)
 
-    def _entries(self, section: str) -> list[Any]:
+    def _entries(self, section: str, *, create: bool = False) -> list[Any]:
+        """The section's list; reading never adds it (the file must not change on a read)."""
         entries = self.doc.get(section)
         if entries is None:
-            entries = self.doc[section] = []
+            entries = []
+            if create:
+                self.doc[section] = entries
         if not isinstance(entries, list):
             raise KubeconfigError(f"{self.path}: {section!r} is not a list")
         return entries
@@ -170,14 +173,14 @@ class Kubeconfig:
             if isinstance(entry, dict) and entry.get("name") == name:
                 value = entry.get(_SECTIONS[section])
                 if value is None:
-                    value = entry[_SECTIONS[section]] = {}
+                    return {}  # an empty entry, read as such (and left as it is)
                 if not isinstance(value, dict):
                     raise KubeconfigError(f"{self.path}: {section[:-1]} {name!r} is not a mapping")
                 return value
         return None
 
     def _set(self, section: str, name: str, value: Mapping[str, Any]) -> None:
-        entries = self._entries(section)
+        entries = self._entries(section, create=True)
         new = {"name": name, _SECTIONS[section]: copy.deepcopy(dict(value))}
         for i, entry in enumerate(entries):
             if isinstance(entry, dict) and entry.get("name") == name:

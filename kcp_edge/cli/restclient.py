@@ -222,7 +222,9 @@ def _json_object(raw: bytes, status: int) -> dict[str, Any]:
             f"the server answered {status} with a body that is not JSON", code=status
         ) from None
     if not isinstance(value, dict):
-        raise RestError(f"the server answered {status} with JSON that is not an object")
+        raise RestError(
+            f"the server answered {status} with JSON that is not an object", code=status
+        )
     return value
 
 

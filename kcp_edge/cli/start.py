@@ -216,9 +216,12 @@ def _authenticator(
     sources: list[TokenSource] = [PlainTokenSource(admin, "admin")]
     if options.token_auth_file is not None:
         try:
-            sources.append(StaticTokens.load(options.token_auth_file))
-        except (OSError, TokenFileError) as exc:
+            static = StaticTokens.load(options.token_auth_file)
+        except TokenFileError as exc:
             raise StartError(f"--token-auth-file: {exc}") from exc
+        for warning in static.warnings:  # skipped or overridden lines: the operator must know
+            print(f"warning: --token-auth-file: {warning}", file=sys.stderr)
+        sources.append(static)
     sources.append(issuer)
     return UnionAuthenticator(sources)
 

@@ -11,12 +11,7 @@ from starlette.applications import Starlette
 
 from kcp_edge.auth.serviceaccounts import TokenIssuer
 from kcp_edge.auth.union import UnionAuthenticator
-from kcp_edge.controllers.bootstrap import (
-    DEFAULT_ORG,
-    ROOT,
-    ensure_default_namespace,
-    ensure_default_organization,
-)
+from kcp_edge.controllers.bootstrap import ensure_default_namespace, ensure_default_organization
 from kcp_edge.controllers.crds import CRDController
 from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
@@ -30,7 +25,7 @@ from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server.app import build_app
 from kcp_edge.server.discovery import Discovery
 from kcp_edge.storage.interface import Store
-from kcp_edge.tenancy.workspaces import BUILTIN_TYPES, ROOT_TYPE, system_crds
+from kcp_edge.tenancy.workspaces import BUILTIN_TYPES, DEFAULT_ORG, ROOT, ROOT_TYPE, system_crds
 
 
 def server_app(

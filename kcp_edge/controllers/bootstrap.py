@@ -12,11 +12,7 @@ from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.tenancy.workspaces import CONTENT_FINALIZER
-
-ROOT = "root"
-DEFAULT_ORG = "root:default"
-"""The admin kubeconfig's current context points here (kcp's default organization)."""
+from kcp_edge.tenancy.workspaces import DEFAULT_ORG, ORGANIZATION, ROOT, default_organization
 
 
 async def ensure_default_namespace(catalog: Catalog, objects: ObjectStore, cluster: str) -> None:
@@ -40,22 +36,15 @@ async def ensure_default_organization(
     catalog: Catalog, objects: ObjectStore, kind: ResourceKind, base_url: str
 ) -> None:
     """The Organization workspace ``root:default`` (kcp's default org), Ready, unless it exists."""
-    catalog.set_cluster(DEFAULT_ORG, "Organization")
+    catalog.set_cluster(DEFAULT_ORG, ORGANIZATION)
     try:
         objects.get(kind, ROOT, "", "default")
         return
     except StatusError as exc:
         if exc.code != 404:
             raise
-    workspace = {
-        "apiVersion": kind.group_version,
-        "kind": kind.kind,
-        "metadata": {"name": "default", "finalizers": [CONTENT_FINALIZER]},
-        "spec": {"type": "Organization"},
-        "status": {"phase": "Ready", "URL": f"{base_url.rstrip('/')}/clusters/{DEFAULT_ORG}"},
-    }
     try:
-        await objects.create(kind, ROOT, "", workspace)
+        await objects.create(kind, ROOT, "", default_organization(base_url))
     except StatusError as exc:
         if exc.code != 409:
             raise

@@ -153,16 +153,7 @@ class CRDController:
         for crd in found:
             if _established(crd):
                 kinds.extend(custom.custom_kinds(crd))
-        gone = {k.definition for k in self._catalog.custom_kinds(cluster)}
         self._catalog.set_custom(cluster, kinds)
-        if len(gone) > len(kinds):
-            names = {crd["metadata"]["name"] for crd in found}
-            for definition in gone:
-                if (
-                    isinstance(definition, custom.CustomKind)
-                    and definition.served.crd_name not in names
-                ):
-                    custom.forget({"metadata": {"uid": definition.served.crd_uid}})
 
     # -- deletion -------------------------------------------------------------------------------
 
@@ -178,7 +169,7 @@ class CRDController:
     async def _delete_instances(self, cluster: str, crd: Obj) -> None:
         name = crd["metadata"]["name"]
         try:
-            kinds = custom.custom_kinds(crd) if _established(crd) else []
+            kinds = crds.served_kinds(crd) if _established(crd) else []
             if kinds:
                 while not await self._empty(cluster, kinds[0]):
                     await asyncio.sleep(RETRY_SECONDS)

@@ -111,9 +111,11 @@ class GarbageCollector:
         self, cluster: str, owner: ResourceKind, namespace: str, uid: str
     ) -> list[tuple[ResourceKind, Obj]]:
         found: list[tuple[ResourceKind, Obj]] = []
+        seen: set[int] = set()
         for kind in self._catalog.kinds(cluster):
-            if not kind.storage_id:
-                continue  # never stored (the review APIs)
+            if not kind.storage_id or kind.storage_id in seen:
+                continue  # never stored (the review APIs), or another version of a CRD
+            seen.add(kind.storage_id)
             if owner.namespaced and not kind.namespaced:
                 continue  # a namespaced owner cannot own cluster-scoped objects
             scope = namespace if (owner.namespaced and kind.namespaced) else ""

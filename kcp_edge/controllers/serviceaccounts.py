@@ -24,7 +24,7 @@ from kcp_edge.auth.serviceaccounts import TokenIssuer
 from kcp_edge.registry import codec, keys
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.kinds import ResourceKind
-from kcp_edge.registry.store import ObjectStore
+from kcp_edge.registry.store import CLUSTER_ANNOTATION, ObjectStore
 from kcp_edge.storage import EventType, StorageError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,13 @@ class ServiceAccountTokens:
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.gather(self._follow(self._accounts), self._follow(self._secrets))
+                kinds = (self._accounts, self._secrets)
+                tasks = [asyncio.create_task(self._follow(kind)) for kind in kinds]
+                try:
+                    await asyncio.gather(*tasks)
+                finally:  # one failed: stop the other too before starting over
+                    for task in tasks:
+                        task.cancel()
             except (StatusError, StorageError):
                 log.exception("service-account tokens: watch failed; starting over")
             await asyncio.sleep(RETRY_SECONDS)
@@ -68,7 +74,7 @@ class ServiceAccountTokens:
         page = self._objects.list(kind, "*", "")
         for raw in page.items:
             obj: Obj = orjson.loads(raw)
-            cluster = obj["metadata"]["annotations"].pop("kcp.io/cluster")
+            cluster = obj["metadata"]["annotations"].pop(CLUSTER_ANNOTATION)
             await self._consider(kind, cluster, obj)
         watch = self._objects.watch(kind, "*", "", page.revision)
         try:

@@ -27,17 +27,18 @@ from kcp_edge.registry.custom import custom_kinds
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import CLUSTER_ANNOTATION, ObjectStore, now_rfc3339
 from kcp_edge.storage import EventType, StorageError, WriteOp
-from kcp_edge.tenancy.workspaces import CONTENT_FINALIZER, system_crds
+from kcp_edge.tenancy.workspaces import (
+    CONTENT_FINALIZER,
+    cluster_id,
+    system_crds,
+    workspace_url,
+)
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 1.0
 _DELETE_BATCH = 512
 Obj = dict[str, Any]
-
-
-def child_cluster(parent: str, name: str) -> str:
-    return f"{parent}:{name}"
 
 
 class WorkspaceController:
@@ -89,7 +90,7 @@ class WorkspaceController:
                 self._revision = event.revision
                 parent, _, name = keys.split_key(event.kv.key)
                 if event.type is EventType.DELETE:
-                    self._gone(child_cluster(parent, name))
+                    self._gone(cluster_id(parent, name))
                     continue
                 ws = codec.decode(event.kv.value, event.revision)
                 self._register(parent, ws)
@@ -98,7 +99,7 @@ class WorkspaceController:
             watch.close()
 
     def _register(self, parent: str, ws: Obj) -> None:
-        cluster = child_cluster(parent, ws["metadata"]["name"])
+        cluster = cluster_id(parent, ws["metadata"]["name"])
         if self._catalog.cluster_type(parent) is None:
             return  # an orphan of a deleted parent: its content goes with the parent
         wanted = str(ws.get("spec", {}).get("type") or "Universal")
@@ -128,7 +129,7 @@ class WorkspaceController:
             log.exception("workspace %s: deleting content failed", cluster)
 
     def _consider(self, parent: str, ws: Obj) -> None:
-        cluster = child_cluster(parent, ws["metadata"]["name"])
+        cluster = cluster_id(parent, ws["metadata"]["name"])
         if cluster in self._busy:
             return
         if ws["metadata"].get("deletionTimestamp"):
@@ -158,7 +159,7 @@ class WorkspaceController:
 
     async def _initialize(self, parent: str, ws: Obj) -> None:
         name = ws["metadata"]["name"]
-        cluster = child_cluster(parent, name)
+        cluster = cluster_id(parent, name)
         try:
             await self._ensure_default_namespace(cluster)
 
@@ -167,7 +168,7 @@ class WorkspaceController:
                 # Initializers (from a ClusterWorkspaceType) remove themselves through
                 # /status; until the last one has, the workspace stays Initializing.
                 status["phase"] = "Initializing" if status.get("initializers") else "Ready"
-                status["URL"] = f"{self._base_url}/clusters/{cluster}"
+                status["URL"] = workspace_url(self._base_url, cluster)
                 return fresh
 
             await self._objects.update(self._kind, parent, "", name, ready, subresource="status")
@@ -187,7 +188,7 @@ class WorkspaceController:
 
     async def _terminate(self, parent: str, ws: Obj) -> None:
         name = ws["metadata"]["name"]
-        cluster = child_cluster(parent, name)
+        cluster = cluster_id(parent, name)
         try:
             if ws.get("status", {}).get("phase") != "Terminating":
                 await self._set_phase(parent, name, "Terminating", deleting=True)
@@ -235,7 +236,7 @@ class WorkspaceController:
     def _content_ids(self, cluster: str) -> set[int]:
         """The storage ids of every kind served in ``cluster`` and the clusters below it."""
         ids: set[int] = set()
-        for known in [cluster, *self._catalog.clusters()]:
+        for known in self._catalog.clusters():
             if known == cluster or known.startswith(cluster + ":"):
                 ids.update(kind.storage_id for kind in self._catalog.kinds(known))
         return ids

@@ -7,9 +7,9 @@ workspace type (``Workspace`` in root, organizations and teams, ``WorkloadCluste
 universal workspaces: kcp's system CRDs, projected by type) and the kinds its own
 CustomResourceDefinitions establish. The workspace controller says which clusters exist and of
 what type (``set_cluster``), the CRD controller what their CRDs add (``set_custom``); requests
-only read, so a lookup is a few dictionary reads and no lock: the tables are replaced whole,
-never changed in place. Clusters of one type without CRDs share one kinds tuple, so an empty
-workspace costs a dictionary entry.
+only read, so a lookup is a few dictionary reads and no lock: a cluster's tables are
+replaced whole (one dictionary assignment), never changed in place. Clusters of one type
+without CRDs share one kinds tuple, so an empty workspace costs a dictionary entry.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Catalog:
     def __init__(self, builtins: Sequence[ResourceKind]) -> None:
         self._builtins = tuple(builtins)
         self._by_resource = {(k.group, k.version, k.resource): k for k in builtins}
-        self._by_storage_id = {k.storage_id: k for k in builtins}
+        self._by_storage_id = {k.storage_id: k for k in builtins if k.storage_id}
         namespaces = self._by_resource.get(("", "v1", "namespaces"))
         if namespaces is None:
             raise ValueError("the catalog must serve core/v1 namespaces")
@@ -41,8 +41,6 @@ class Catalog:
         """Workspace type -> the kcp kinds it serves."""
         self._type_kinds: dict[str, tuple[ResourceKind, ...]] = {}
         self._write_lock = threading.Lock()
-        self.generation = 0
-        """Grows with every change of any cluster's custom kinds (cache keys use it)."""
 
     # -- logical clusters ---------------------------------------------------------------------
 
@@ -51,7 +49,6 @@ class Catalog:
         with self._write_lock:
             self._system[workspace_type] = {(k.group, k.version, k.resource): k for k in kinds}
             self._type_kinds[workspace_type] = self._builtins + tuple(kinds)
-            self.generation += 1
 
     def has_type(self, workspace_type: str) -> bool:
         return workspace_type in self._system
@@ -66,7 +63,6 @@ class Catalog:
             else:
                 self._types[cluster] = workspace_type
                 self._rebuild(cluster)
-            self.generation += 1
 
     def cluster_type(self, cluster: str) -> str | None:
         """The workspace type of an existing logical cluster; None if there is no such cluster."""
@@ -132,12 +128,13 @@ class Catalog:
             if (k.group, k.version, k.resource) not in self._by_resource
         }
         with self._write_lock:
+            if cluster not in self._types:
+                return  # no such workspace (any more): nothing to serve
             if table:
                 self._custom[cluster] = table
             else:
                 self._custom.pop(cluster, None)
             self._rebuild(cluster)
-            self.generation += 1
 
     def namespaced_kinds(self, cluster: str) -> list[ResourceKind]:
         """Every namespaced kind, one entry per stored resource (a namespace's content)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ class CustomKind:
     strategy: Strategy
     types: schematypes.TypeNode
     """The field types server-side apply merges by (list types and map keys of the schema)."""
+    several_versions: bool = False
+    """The CRD has other versions: stored objects may carry another ``apiVersion``."""
 
     def unknown_fields(self, obj: Obj) -> list[str]:
         """Prune unknown fields only (an applied configuration is not defaulted)."""
@@ -84,38 +87,33 @@ def _compile(served: crds.ServedVersion) -> CustomKind:
     )
 
 
-_cache: dict[tuple[str, str, int], CustomKind] = {}
+_cache: weakref.WeakValueDictionary[tuple[str, str], CustomKind] = weakref.WeakValueDictionary()
+"""(CRD uid, version) -> its compiled form while something (the catalog) still serves it."""
 _cache_lock = threading.Lock()
 
 
 def custom_kinds(crd: Mapping[str, Any]) -> list[ResourceKind]:
     """The kinds an established CRD serves, each with its compiled `CustomKind`.
 
-    Compiled once per (CRD uid, version, generation): the generation grows with every spec
-    change, so a schema update takes effect for the next write.
+    Compiled once per CRD version, and again only when what it serves changed (a schema
+    update takes effect for the next write; the old compiled form is replaced, not kept).
     """
     meta = crd.get("metadata", {})
+    versions = crd.get("spec", {}).get("versions") or []
+    several = len(versions) > 1 or bool(crd.get("status", {}).get("storedVersions", [None])[1:])
     out = []
     for kind in crds.served_kinds(dict(crd)):
         served = kind.definition
         assert isinstance(served, crds.ServedVersion)
-        key = (str(meta.get("uid", "")), kind.version, int(meta.get("generation", 0) or 0))
+        key = (str(meta.get("uid", "")), kind.version)
         with _cache_lock:
             compiled = _cache.get(key)
-        if compiled is None or compiled.served != served:
-            compiled = _compile(served)
+        if compiled is None or compiled.served != served or compiled.several_versions != several:
+            compiled = dataclasses.replace(_compile(served), several_versions=several)
             with _cache_lock:
                 _cache[key] = compiled
         out.append(dataclasses.replace(kind, definition=compiled))
     return out
-
-
-def forget(crd: Mapping[str, Any]) -> None:
-    """Drop the compiled versions of a CRD that is gone."""
-    uid = str(crd.get("metadata", {}).get("uid", ""))
-    with _cache_lock:
-        for key in [k for k in _cache if k[0] == uid]:
-            del _cache[key]
 
 
 def custom_kind(kind: ResourceKind) -> CustomKind | None:

@@ -223,11 +223,11 @@ class ObjectStore:
             _record(kind, None, obj, manager, "")
         omit_empty(meta)
         _validate(kind, strategy, obj, None)
-        if dry_run:
-            return obj
         key = keys.object_key(kind, cluster, namespace, name)
         if len(key) > MAX_KEY_BYTES:
             raise _key_too_long(kind, cluster, name, len(key))
+        if dry_run:
+            return obj
         result = await write(self._store, WriteOp.create(key, codec.encode(obj)))
         if not result.succeeded:
             raise errors.already_exists(kind.resource, name, group=kind.group)

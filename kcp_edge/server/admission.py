@@ -10,6 +10,7 @@ create (the status, which the workspace controller owns; the content finalizer i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -150,6 +151,10 @@ def admit_update(
         _check(request, objects, info, merged, old)
 
 
+def _replace_with(obj: Obj) -> Callable[[Obj], Obj]:
+    return lambda _old: obj
+
+
 async def after_create(
     request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, created: Obj
 ) -> None:
@@ -184,7 +189,8 @@ async def after_create(
         "roleRef": {"apiGroup": _RBAC, "kind": "ClusterRole", "name": role_name},
         "subjects": [{"apiGroup": _RBAC, "kind": "User", "name": user.name}],
     }
-    for resource, obj in (("clusterroles", role), ("clusterrolebindings", binding)):
+    pairs: tuple[tuple[str, Obj], ...] = (("clusterroles", role), ("clusterrolebindings", binding))
+    for resource, obj in pairs:
         rbac_kind = catalog.lookup(info.cluster, _RBAC, "v1", resource)
         if rbac_kind is None:
             continue
@@ -193,3 +199,6 @@ async def after_create(
         except errors.StatusError as exc:
             if exc.code != 409:
                 raise
+            # A leftover of an earlier workspace of that name (its garbage is collected
+            # later), or planted by someone: this workspace's creator is who it names now.
+            await objects.update(rbac_kind, info.cluster, "", role_name, _replace_with(obj))

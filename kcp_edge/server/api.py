@@ -13,29 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.auth import ANONYMOUS
 from kcp_edge.server import requestinfo
 from kcp_edge.server.authz import Authorization
 from kcp_edge.server.discovery import Discovery
-from kcp_edge.server.requestinfo import WILDCARD_CLUSTER
 from kcp_edge.server.resources import NOT_FOUND, ResourceHandler
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-
-
-def _no_such_workspace(request: Request, info: requestinfo.RequestInfo) -> StatusError:
-    """A logical cluster no workspace defines: kcp's workspace authorizer denies it."""
-    user = request.scope.get("user")
-    name = getattr(user, "name", "system:anonymous")
-    path = info.path or "/"
-    return StatusError(
-        code=403,
-        reason="Forbidden",
-        message=f'forbidden: User "{name}" cannot {info.verb} path "{path}": '
-        f'"{info.cluster}" workspace access not permitted',
-        details={},
-    )
 
 
 class API:
@@ -52,11 +36,6 @@ class API:
         query = dict(request.query_params)
         info = requestinfo.parse(request.method, request.url.path, query)
         request.state.info = info
-        if (
-            info.cluster != WILDCARD_CLUSTER
-            and self.resources.catalog.cluster_type(info.cluster) is None
-        ):
-            raise _no_such_workspace(request, info)
         request.state.groups = self.authorization.check(
             request.scope.get("user", ANONYMOUS),
             info,

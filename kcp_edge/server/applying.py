@@ -31,17 +31,10 @@ Obj = dict[str, Any]
 JSON = "application/json"
 
 
-def _options_invalid(field: str, reason: str, message: str) -> errors.StatusError:
-    return errors.StatusError(
-        code=422,
-        reason="Invalid",
-        message=f'PatchOptions.meta.k8s.io "" is invalid: {field}: {message}',
-        details={
-            "group": "meta.k8s.io",
-            "kind": "PatchOptions",
-            "causes": [{"reason": reason, "message": message, "field": field}],
-        },
-    )
+def patch_options_invalid(field: str, reason: str, message: str) -> errors.StatusError:
+    """422 for a PatchOptions query parameter (``fieldManager``, ``force``)."""
+    cause = {"reason": reason, "message": message, "field": field}
+    return errors.invalid("PatchOptions", "", [cause], group="meta.k8s.io")
 
 
 def _force(request: Request) -> bool:
@@ -94,7 +87,7 @@ async def apply(
     """Apply the configuration in ``raw``; 201 when it created the object, else 200."""
     manager = request.query_params.get("fieldManager", "")
     if not manager:
-        raise _options_invalid(
+        raise patch_options_invalid(
             "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
         )
     force = _force(request)
@@ -160,6 +153,8 @@ async def apply(
             if exc.reason == "AlreadyExists":
                 continue  # created meanwhile: apply to it
             raise
+        if not dry_run:
+            await admission.after_create(request, objects, kind, info, created)
         return fieldchecks.with_warnings(_respond(created, 201), warnings)
     raise errors.stale_update(kind.resource, info.name, group=kind.group)
 

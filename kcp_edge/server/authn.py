@@ -12,14 +12,18 @@ home workspace in ``scope["user_cluster"]``. Tokens never reach a log line or an
 
 from __future__ import annotations
 
+import logging
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.auth import ANONYMOUS
-from kcp_edge.auth.union import Authenticated, UnionAuthenticator
+from kcp_edge.auth.union import Authenticated, TokenRejectedError, UnionAuthenticator
 from kcp_edge.server.health import is_health_path
 from kcp_edge.server.requestinfo import ROOT_CLUSTER, split_cluster
 from kcp_edge.server.status import unauthorized
+
+log = logging.getLogger(__name__)
 
 
 class AuthenticationMiddleware:
@@ -57,7 +61,11 @@ class AuthenticationMiddleware:
             cluster, _ = split_cluster(path)
         except StatusError:
             cluster = ROOT_CLUSTER  # the handler answers the malformed path
-        return self.authenticator.authenticate(token, cluster=cluster)
+        try:
+            return self.authenticator.authenticate_or_reject(token, cluster=cluster)
+        except TokenRejectedError as exc:  # why, for the operator; the client sees only 401
+            log.info("authentication refused: %s", exc)
+            return None
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -21,7 +21,7 @@ import orjson
 
 from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.auth import UserInfo, rbac
-from kcp_edge.auth.rbacdefaults import default_cluster_role_bindings, default_cluster_roles
+from kcp_edge.auth.rbacdefaults import DEFAULT_CLUSTER_ROLE_BINDINGS, DEFAULT_CLUSTER_ROLES
 from kcp_edge.registry import keys
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.store import ObjectStore
@@ -89,13 +89,13 @@ class Authorization:
             page = self._objects.list(kind, cluster, "")
             stored[kind.resource] = [orjson.loads(raw) for raw in page.items]
         local_roles = {r["metadata"]["name"] for r in stored["clusterroles"]}
-        defaults = [r for r in default_cluster_roles() if r["metadata"]["name"] not in local_roles]
+        defaults = [r for r in DEFAULT_CLUSTER_ROLES if r["metadata"]["name"] not in local_roles]
         return rbac.Authorizer(
             roles=stored["roles"],
             cluster_roles=[*defaults, *stored["clusterroles"]],
             role_bindings=stored["rolebindings"],
             cluster_role_bindings=[
-                *default_cluster_role_bindings(),
+                *DEFAULT_CLUSTER_ROLE_BINDINGS,
                 _WORKSPACE_ADMINS,
                 *stored["clusterrolebindings"],
             ],
@@ -108,9 +108,13 @@ class Authorization:
         inside the workspace (entering it may add kcp's access and admin groups). ``home``: a
         service account's own workspace, which it may always enter (and no other)."""
         groups = tuple(user.groups)
+        attrs = attributes(user, groups, info, method)
+        if info.cluster != WILDCARD_CLUSTER and self._catalog.cluster_type(info.cluster) is None:
+            # No workspace defines this cluster: denied exactly as a closed one is, so the
+            # answer does not tell which workspaces exist (even to system:masters).
+            raise rbac.forbidden_error(attrs, rbac.workspace_denied_reason(info.cluster))
         if MASTERS in groups:
             return groups
-        attrs = attributes(user, groups, info, method)
         if info.cluster == WILDCARD_CLUSTER:
             raise rbac.forbidden_error(
                 attrs, 'the "*" logical cluster is only for privileged users'
@@ -134,30 +138,36 @@ class Authorization:
         self, user: UserInfo, groups: tuple[str, ...], info: RequestInfo, attrs: Any
     ) -> tuple[str, ...]:
         """The groups entering the workspace adds; raises kcp's denial if it is closed."""
-        denied = rbac.forbidden_error(attrs, rbac.workspace_denied_reason(info.cluster))
         if info.cluster == ROOT_CLUSTER:
-            if UNAUTHENTICATED in groups:
-                raise denied
-            return ()
-        parent, _, name = info.cluster.rpartition(":")
-        access = rbac.workspace_access(self.authorizer(parent), user.name, groups, name)
-        if not access.access:
-            raise denied
-        return access.groups
+            if UNAUTHENTICATED not in groups:
+                return ()
+        else:
+            parent, _, name = info.cluster.rpartition(":")
+            access = rbac.workspace_access(self.authorizer(parent), user.name, groups, name)
+            if access.access:
+                return access.groups
+        raise rbac.forbidden_error(attrs, rbac.workspace_denied_reason(info.cluster))
 
     # -- keeping the indexes fresh ---------------------------------------------------------------
 
     async def run(self) -> None:
         while True:
+            # Watch from here, then forget every index: nothing changed between the two is
+            # missed (an index built meanwhile is dropped by the watch's events).
+            revision = self._objects.kv.current_revision
+            self._cache.clear()
+            tasks = [asyncio.create_task(self._follow(kind, revision)) for kind in self._kinds]
             try:
-                await asyncio.gather(*(self._follow(kind) for kind in self._kinds))
+                await asyncio.gather(*tasks)
             except (StatusError, StorageError):
                 log.exception("authorization: RBAC watch failed; starting over")
-            self._cache.clear()
+            finally:  # one failed: stop the others before starting over
+                for task in tasks:
+                    task.cancel()
             await asyncio.sleep(RETRY_SECONDS)
 
-    async def _follow(self, kind: Any) -> None:
-        watch = self._objects.watch(kind, WILDCARD_CLUSTER, "", self._objects.kv.current_revision)
+    async def _follow(self, kind: Any, revision: int) -> None:
+        watch = self._objects.watch(kind, WILDCARD_CLUSTER, "", revision)
         try:
             async for event in watch:
                 self._cache.pop(keys.split_key(event.kv.key)[0], None)

@@ -90,8 +90,8 @@ class Discovery:
         for kind in self._catalog.kinds(cluster):
             if custom_kind(kind) is None:
                 continue
-            by_key.setdefault(openapi.document_key(group=kind.group, version=kind.version), [])
-            by_key[openapi.document_key(group=kind.group, version=kind.version)].append(kind)
+            key = openapi.document_key(group=kind.group, version=kind.version)
+            by_key.setdefault(key, []).append(kind)
         out = {}
         for key, kinds in by_key.items():
             signature = (key, frozenset(k.definition for k in kinds))

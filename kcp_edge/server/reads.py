@@ -89,17 +89,18 @@ Rewrite = Callable[[bytes], bytes]
 
 
 def version_rewrite(kind: ResourceKind) -> Rewrite | None:
-    """For a custom resource: stored objects of another served version of the CRD get the
-    requested apiVersion (conversion strategy None: only apiVersion changes)."""
-    if custom_kind(kind) is None:
+    """For a custom resource of a CRD with several versions: stored objects of another version
+    get the requested ``apiVersion`` (conversion strategy None: only apiVersion changes)."""
+    custom = custom_kind(kind)
+    if custom is None or not custom.several_versions:
         return None
-    marker = b'"apiVersion":"%s"' % kind.group_version.encode()
+    wanted = kind.group_version
 
     def rewrite(body: bytes) -> bytes:
-        if marker in body:
-            return body
         obj = orjson.loads(body)
-        obj["apiVersion"] = kind.group_version
+        if obj.get("apiVersion") == wanted:
+            return body
+        obj["apiVersion"] = wanted
         return orjson.dumps(obj)
 
     return rewrite

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from kcp_edge.apimachinery import errors
 from kcp_edge.apimachinery.fieldvalidation import warning_header
 from kcp_edge.registry.catalog import Catalog
-from kcp_edge.registry.custom import custom_kind
+from kcp_edge.registry.custom import CustomKind, custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server import reads, reviews, scale, tokens, writes
@@ -32,20 +32,30 @@ NOT_FOUND = errors.StatusError(
 )
 
 
+_SUBRESOURCE_VERBS = {"token": ("create",)}
+"""Verbs of the subresources that are not views of the object (those: get, update, patch)."""
+
+
 def _subresource_allowed(kind: ResourceKind, info: RequestInfo) -> None:
     if info.subresource and info.subresource not in kind.subresources:
         raise NOT_FOUND
-    if info.subresource and info.verb not in ("get", "update", "patch"):
+    verbs = _SUBRESOURCE_VERBS.get(info.subresource, ("get", "update", "patch"))
+    if info.subresource and info.verb not in verbs:
         raise errors.method_not_supported(
             f"{kind.resource}/{info.subresource}", info.verb, group=kind.group
         )
 
 
-def _deprecation_warning(response: Response, kind: ResourceKind, text: str | None) -> None:
+def _with_deprecation(
+    response: Response, kind: ResourceKind, custom: CustomKind | None
+) -> Response:
     """A deprecated CRD version warns on every request, as the CR handler does."""
-    header = warning_header(text or f"{kind.group_version} {kind.kind} is deprecated")
-    if header is not None:
-        response.headers.append("Warning", header)
+    if custom is not None and custom.served.deprecated:
+        text = custom.served.deprecation_warning
+        header = warning_header(text or f"{kind.group_version} {kind.kind} is deprecated")
+        if header is not None:
+            response.headers.append("Warning", header)
+    return response
 
 
 class ResourceHandler:
@@ -66,13 +76,6 @@ class ResourceHandler:
     async def handle(self, request: Request, info: RequestInfo) -> Response:
         kind = self.kind_for(info)
         verb = info.verb
-        if (kind.group, kind.resource, info.subresource, verb) == (
-            "",
-            "serviceaccounts",
-            "token",
-            "create",
-        ):
-            return await tokens.create_token(request, self.objects, kind, info)
         if info.cluster == WILDCARD_CLUSTER and verb not in ("list", "watch"):
             raise errors.StatusError(
                 code=405,
@@ -92,11 +95,14 @@ class ResourceHandler:
             return await reviews.create(
                 request, kind, info, state.authorization, state.authenticator
             )
+        if info.subresource == "token":  # serviceaccounts/token: create only (checked above)
+            return await tokens.create_token(request, objects, kind, info)
         custom = custom_kind(kind)
         if info.subresource == "scale" and custom is not None:
-            return await scale.serve(
+            scaled = await scale.serve(
                 objects, kind, custom, info, request, dry_run=writes.dry_run(request)
             )
+            return _with_deprecation(scaled, kind, custom)
         keep = self._filter(kind, request)
         handlers: dict[str, Callable[[], Any]] = {
             "get": lambda: reads.get_object(objects, kind, info, request),
@@ -115,9 +121,7 @@ class ResourceHandler:
             raise errors.method_not_supported(kind.resource, verb, group=kind.group)
         result = handler()
         response: Response = result if isinstance(result, Response) else await result
-        if custom is not None and custom.served.deprecated:
-            _deprecation_warning(response, kind, custom.served.deprecation_warning)
-        return response
+        return _with_deprecation(response, kind, custom)
 
     @staticmethod
     def _filter(kind: ResourceKind, request: Request) -> Callable[[dict[str, Any]], bool] | None:

@@ -97,6 +97,9 @@ async def create(
     given = review.get("spec")
     spec: Obj = given if isinstance(given, dict) else {}
     user: UserInfo = request.scope.get("user", ANONYMOUS)
+    # Inside the workspace the caller also has what entering it gave (kcp's access and admin
+    # groups): the self reviews answer for those, as the authorizer decides real requests.
+    groups = tuple(getattr(request.state, "groups", user.groups))
     if kind.resource == "selfsubjectreviews":
         review["status"] = {"userInfo": _user_info(user)}
     elif kind.resource == "tokenreviews":
@@ -108,7 +111,7 @@ async def create(
         )
     elif kind.resource == "selfsubjectrulesreviews":
         rules = authorization.authorizer(info.cluster).rules_for(
-            user.name, user.groups, str(spec.get("namespace", ""))
+            user.name, groups, str(spec.get("namespace", ""))
         )
         status: Obj = {
             "resourceRules": rules.resource_rules,
@@ -119,7 +122,7 @@ async def create(
             status["evaluationError"] = rules.evaluation_error
         review["status"] = status
     elif kind.resource == "selfsubjectaccessreviews":
-        attrs = _attributes(user.name, tuple(user.groups), spec, "")
+        attrs = _attributes(user.name, groups, spec, "")
         review["status"] = _access_status(authorization, info.cluster, attrs)
     else:  # subjectaccessreviews, localsubjectaccessreviews: about someone else
         groups = tuple(str(g) for g in spec.get("groups") or ())

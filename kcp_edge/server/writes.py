@@ -167,15 +167,11 @@ async def create(
         raise errors.method_not_supported(kind.resource, "create", group=kind.group)
     obj, warnings = await _read_object(kind, info, request, "create")
     admission.admit_create(request, objects, kind, info, obj)
+    dry = dry_run(request)
     created = await objects.create(
-        kind,
-        info.cluster,
-        info.namespace,
-        obj,
-        dry_run=dry_run(request),
-        manager=field_manager(request),
+        kind, info.cluster, info.namespace, obj, dry_run=dry, manager=field_manager(request)
     )
-    if not dry_run(request):
+    if not dry:
         await admission.after_create(request, objects, kind, info, created)
     return fieldchecks.with_warnings(_respond(created, 201), warnings)
 
@@ -225,33 +221,21 @@ async def patch(
     if media == bodies.APPLY_PATCH:
         return await applying.apply(objects, kind, info, request, raw, dry_run=dry_run(request))
     if request.query_params.get("force"):
-        raise errors.StatusError(
-            code=422,
-            reason="Invalid",
-            message='PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be '
-            "specified for non-apply patch",
-            details={
-                "group": "meta.k8s.io",
-                "kind": "PatchOptions",
-                "causes": [
-                    {
-                        "reason": "FieldValueForbidden",
-                        "message": "Forbidden: may not be specified for non-apply patch",
-                        "field": "force",
-                    }
-                ],
-            },
+        raise applying.patch_options_invalid(
+            "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
         )
     mode = fieldchecks.directive(request, "patch")
     patch_with = patching.patcher(kind, media, raw, request)
     warnings: list[str] = []
 
     def apply(obj: Obj) -> Obj:
-        patched = _admitted(request, objects, kind, info, old=obj, new=patch_with(obj))
+        patched = patch_with(obj)
+        # Decoded first (a custom resource is pruned and defaulted), then admitted, as the
+        # create and update paths do.
         warnings[:] = fieldchecks.check_patched(
             kind, patched, patch=raw, patch_type=media, mode=mode
         )
-        return patched
+        return _admitted(request, objects, kind, info, old=obj, new=patched)
 
     updated = await objects.update(
         kind,

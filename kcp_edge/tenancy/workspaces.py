@@ -432,7 +432,7 @@ def default_organization(base_url: str) -> Obj:
     return {
         "apiVersion": API_VERSION,
         "kind": "Workspace",
-        "metadata": {"name": "default"},
+        "metadata": {"name": "default", "finalizers": [CONTENT_FINALIZER]},
         "spec": {"type": ORGANIZATION},
         "status": {"phase": READY, "URL": workspace_url(base_url, DEFAULT_ORG)},
     }
