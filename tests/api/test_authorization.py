@@ -267,10 +267,11 @@ def test_the_wildcard_is_for_privileged_users(secured: KcpServer) -> None:
 
 def test_the_admin_may_do_everything(secured: KcpServer, tmp_path: Path) -> None:
     admin = Kubectl(secured, tmp_path / "admin", token=None)
-    assert (
-        "configmap/mine" in admin.at("root:acme:a", "get", "configmaps", "-A", "-o", "name").stdout
-    )
-    assert admin.at("*", "get", "namespaces", "-o", "name").returncode == 0
+    admin.at("root:acme:a", "-n", "default", "create", "configmap", "admins")
+    listed = admin.at("root:acme:a", "get", "configmaps", "-A", "-o", "name").stdout.split()
+    assert "configmap/admins" in listed
+    everywhere = admin.at("*", "get", "namespaces", "-o", "name").stdout.split()
+    assert "namespace/default" in everywhere
 
 
 def test_the_creator_of_a_workspace_becomes_its_admin(

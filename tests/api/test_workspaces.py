@@ -236,8 +236,10 @@ def test_cousins_do_not_share_crds_discovery_or_watches(sh: Shell, server: KcpSe
     other = Shell(server, sh.home.parent / "other")
     other("ws", "use", "root:o1:t")
     other("create", "configmap", "noise", "--from-literal=a=1")
+    sh("create", "configmap", "signal", "--from-literal=a=1")  # the watch's own workspace
     out, _ = watch.communicate(timeout=30)
-    assert "noise" not in out
+    assert "configmap/signal" in out.split()  # the watch did see its workspace's writes...
+    assert "noise" not in out  # ...and none of the cousin's
     # The wildcard sees both workspaces' namespaces.
     everywhere = json.loads(
         sh("--server", f"{server.url}/clusters/*", "get", "--raw", "/api/v1/namespaces").stdout

@@ -749,8 +749,9 @@ def test_other_managers_get_the_conflict_with_client_side_apply() -> None:
 def test_client_side_apply_fields_the_annotation_no_longer_matches_still_conflict() -> None:
     live = client_side_applied({"a": "1"})
     live = updated(live, {**live, "data": {"a": "edited"}}, "kubectl-client-side-apply")
-    with pytest.raises(ApplyConflict):
+    with pytest.raises(ApplyConflict) as caught:
         applied(stored(live), configmap({"a": "changed"}), "kubectl")
+    assert caught.value.conflicts == [('"kubectl-client-side-apply" using v1', ".data.a")]
 
 
 def test_csa_upgrade_then_server_side_apply_prunes_what_was_client_side_applied() -> None:

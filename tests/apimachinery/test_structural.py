@@ -778,7 +778,7 @@ def test_the_node_tree_answers_list_and_map_types() -> None:
 
 
 def test_a_schema_that_is_not_an_object_cannot_compile() -> None:
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match=r"^a schema must be a JSON object, not list$"):
         CompiledSchema.compile([])  # type: ignore[arg-type]
 
 
@@ -964,3 +964,27 @@ def test_an_invalid_deployment_reports_deep_paths() -> None:
         "spec.selector: Required value",
         'spec.template.spec.containers[2]: Duplicate value: map[string]interface {}{"name":"web"}',
     ]
+
+
+def test_patterns_and_formats_follow_go_regexp_semantics() -> None:
+    """RE2: ``$`` matches only at the very end, ``\\d`` only ASCII digits."""
+    schema = CompiledSchema.compile(
+        {
+            "type": "object",
+            "properties": {
+                "word": {"type": "string", "pattern": "^[a-z]+$"},
+                "digits": {"type": "string", "pattern": "^\\d+$"},
+                "id": {"type": "string", "format": "uuid"},
+                "day": {"type": "string", "format": "date"},
+            },
+        }
+    )
+    good = {"word": "abc", "digits": "42", "id": "123e4567-e89b-12d3-a456-426614174000"}
+    assert schema.validate({**good, "day": "2020-01-01"}) == []
+    bad = {
+        "word": "abc\n",
+        "digits": "\u0663\u0664",
+        "id": good["id"] + "\n",
+        "day": "\u0662\u0660\u0662\u0660-01-01",
+    }
+    assert sorted(c["field"] for c in schema.validate(bad)) == ["day", "digits", "id", "word"]

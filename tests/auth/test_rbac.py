@@ -19,6 +19,7 @@ from kcp_edge.auth.rbacdefaults import (
     default_cluster_roles,
     default_objects,
 )
+from kcp_edge.auth.serviceaccounts import service_account_user
 
 RBAC = "rbac.authorization.k8s.io"
 AUTHED = ("system:authenticated",)
@@ -174,7 +175,8 @@ def test_rule_matching(policy: dict[str, Any], attrs: Attributes, expected: bool
 # --- bindings and subjects --------------------------------------------------------------------
 
 READ_CM = rule(["get", "list"], [""], ["configmaps"])
-SA_USER, SA_GROUPS = rbac.service_account_user("team", "robot")
+_SA = service_account_user("team", "robot")
+SA_USER, SA_GROUPS = _SA.name, _SA.groups
 
 
 def world() -> Authorizer:
@@ -274,7 +276,7 @@ BINDING_CASES = [
             "configmaps",
             ns="team",
             user="system:serviceaccount:other:robot",
-            groups=rbac.service_account_user("other", "robot")[1],
+            groups=service_account_user("other", "robot").groups,
         ),
         False,
         "",
@@ -286,7 +288,7 @@ BINDING_CASES = [
             "secrets",
             ns="team",
             user="system:serviceaccount:team:builder",
-            groups=rbac.service_account_user("team", "builder")[1],
+            groups=service_account_user("team", "builder").groups,
         ),
         True,
         'RBAC: allowed by RoleBinding "all-sas/team" of ClusterRole "secret-get" '

@@ -375,7 +375,7 @@ def test_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     for plugin, args in (("kubectl-ws", ["use", "root"]), ("kubectl-kcp.pyz", ["ws", "root"])):
         missing = tmp_path / "no-such.kubeconfig"
         assert main([*args, "--kubeconfig", str(missing)], prog=plugin) == 1
-        assert capsys.readouterr().err.startswith("error: ")
+        assert capsys.readouterr().err == f"error: stat {missing}: no such file or directory\n"
         assert not missing.exists()
     assert main(["start", "--bind-address", "localhost"], prog="kcp") == 1
     assert "not an IP address" in capsys.readouterr().err

@@ -578,7 +578,7 @@ def test_default_organization() -> None:
     assert obj == {
         "apiVersion": "tenancy.kcp.dev/v1beta1",
         "kind": "Workspace",
-        "metadata": {"name": "default"},
+        "metadata": {"name": "default", "finalizers": ["tenancy.kcp.dev/content"]},
         "spec": {"type": "Organization"},
         "status": {"phase": "Ready", "URL": f"{BASE}/clusters/root:default"},
     }
