@@ -666,8 +666,9 @@ class LmdbStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def end_watches(self) -> None:
-        """End every open watch (their consumers see the end of the stream); writes go on."""
-        self._broadcaster.close_all()
+        """End every open watch, and every watch opened from now on (their consumers see the
+        end of the stream: the server is shutting down); writes go on."""
+        self._broadcaster.close_all(for_good=True)
 
     def close(self) -> None:
         if self._closed:

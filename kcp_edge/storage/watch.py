@@ -124,11 +124,15 @@ class Broadcaster:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: list[_Subscription] = []
+        self._ended = False
 
     def subscribe(self, prefix: bytes, limit: int) -> _Subscription:
         sub = _Subscription(prefix, limit)
         with self._lock:
-            self._subs.append(sub)
+            if not self._ended:
+                self._subs.append(sub)
+                return sub
+        sub.close()  # shutting down: a client that reconnects gets an ended stream at once
         return sub
 
     def unsubscribe(self, sub: _Subscription) -> None:
@@ -164,8 +168,10 @@ class Broadcaster:
             with self._lock:
                 self._subs = [s for s in self._subs if s not in dead]
 
-    def close_all(self) -> None:
+    def close_all(self, *, for_good: bool = False) -> None:
+        """End every subscription; ``for_good``: and every later one (server shutdown)."""
         with self._lock:
+            self._ended = self._ended or for_good
             subs, self._subs = self._subs, []
         for sub in subs:
             sub.close()
