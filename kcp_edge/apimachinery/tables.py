@@ -435,6 +435,37 @@ def _typed_cell(column_type: str, value: Any, now: datetime) -> Cell:
     return None
 
 
+_EQUALITY_FILTER = re.compile(
+    r"(?P<items>.*?)\[\?\(@(?P<field>(?:\.[\w-]+)+)\s*==\s*"
+    r"(?:\"(?P<double>[^\"]*)\"|'(?P<single>[^']*)')\)\](?P<rest>.*)"
+)
+
+
+def _column_getter(json_path: str) -> Callable[[Any], Any]:
+    """A simple JSONPath, or one with an equality filter on a list (the condition columns
+    ``.status.conditions[?(@.type=="Ready")].status``): the first value found is the cell's,
+    as the ``tableconvertor`` prints ``results[0][0]``."""
+    match = _EQUALITY_FILTER.fullmatch(json_path)
+    if match is None or not match["items"]:
+        return compile_json_path(json_path)
+    items = compile_json_path(match["items"])
+    field = compile_json_path(match["field"])
+    wanted = match["double"] if match["double"] is not None else match["single"]
+    rest = compile_json_path(match["rest"]) if match["rest"] else None
+
+    def get(obj: Any) -> Any:
+        found = items(obj)
+        for item in found if isinstance(found, list) else ():
+            if field(item) != wanted:
+                continue
+            value = rest(item) if rest is not None else item
+            if value is not None:
+                return value
+        return None
+
+    return get
+
+
 def custom_resource_source(printer_columns: Sequence[Mapping[str, Any]]) -> TableRowSource:
     """A CRD version's ``additionalPrinterColumns`` (``Age`` alone when there are none)."""
     if not printer_columns:
@@ -445,7 +476,7 @@ def custom_resource_source(printer_columns: Sequence[Mapping[str, Any]]) -> Tabl
     for spec in printer_columns:
         json_path = _str(spec.get("jsonPath"))
         try:
-            get = compile_json_path(json_path)
+            get = _column_getter(json_path)
         except JSONPathError:
             raise TableError(f'unrecognized column definition "{json_path}"') from None
         column_type = _str(spec.get("type")) or "string"

@@ -6,6 +6,8 @@ them in admission plugins (``tenancy.kcp.dev/ClusterWorkspace``, ``ClusterWorksp
 The rules are pure (``tenancy/workspaces.py``); this module gathers the context from the request
 and the catalog, runs them on create and update, and resets what a client may not set on
 create (the status, which the workspace controller owns; the content finalizer it needs).
+Universal workspaces are labelled schedulable, and objects written in a scheduled namespace get
+its ``workloads.kcp.dev/cluster`` label (kcp's namespace scheduler, reference §5.9).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore
 from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.tenancy import workspaces as tenancy
+from kcp_edge.tenancy.systemcrds import (
+    CLUSTER_LABEL,
+    SCHEDULABLE_LABEL,
+    SCHEDULING_DISABLED_LABEL,
+    UNLABELLED_RESOURCES,
+)
 
 Obj = dict[str, Any]
 _RBAC = "rbac.authorization.k8s.io"
@@ -102,16 +110,80 @@ def _no_escalation(
         raise error
 
 
+def _schedulable(objects: ObjectStore, catalog: Catalog, cluster: str) -> bool:
+    """Whether the Workspace object of ``cluster`` carries ``workloads.kcp.dev/schedulable``."""
+    parent = tenancy.parent_cluster(cluster)
+    if parent is None:
+        return False
+    kind = catalog.lookup(parent, tenancy.TENANCY_GROUP, "v1beta1", tenancy.WORKSPACES)
+    if kind is None:
+        return False
+    try:
+        ws = objects.get(kind, parent, "", cluster.rpartition(":")[2])
+    except errors.StatusError:
+        return False
+    return (ws["metadata"].get("labels") or {}).get(SCHEDULABLE_LABEL) == "true"
+
+
+def _cluster_label(
+    request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, obj: Obj
+) -> None:
+    """An object written in a namespace of a schedulable workspace carries the namespace's
+    ``workloads.kcp.dev/cluster`` label, or none, whatever the request said (the namespace
+    scheduler relabels what is already stored when the namespace's label changes). Namespaces
+    that opted out of scheduling keep what their objects say. One namespace read per write;
+    the Workspace is read only when the label has to change."""
+    unlabelled = (kind.group, kind.resource) in UNLABELLED_RESOURCES
+    if not kind.namespaced or info.subresource or unlabelled:
+        return
+    catalog: Catalog = request.app.state.catalog
+    workspace_type = catalog.cluster_type(info.cluster)
+    if workspace_type is None or tenancy.holds_workspaces(workspace_type):
+        return  # root, organizations and teams serve no WorkloadClusters: nothing is scheduled
+    try:
+        ns = objects.get(catalog.namespaces, info.cluster, "", info.namespace)
+    except errors.StatusError:
+        return  # the store refuses the write with its own words
+    ns_labels = ns["metadata"].get("labels") or {}
+    meta = obj.get("metadata")
+    if SCHEDULING_DISABLED_LABEL in ns_labels or not isinstance(meta, dict):
+        return
+    labels = meta.get("labels")
+    if not isinstance(labels, dict | None):
+        return  # a body the type checks refuse
+    wanted = ns_labels.get(CLUSTER_LABEL)
+    if (labels or {}).get(CLUSTER_LABEL) == wanted or not _schedulable(
+        objects, catalog, info.cluster
+    ):
+        return
+    labels = meta["labels"] = dict(labels or {})
+    if wanted is None:
+        del labels[CLUSTER_LABEL]
+    else:
+        labels[CLUSTER_LABEL] = wanted
+
+
+def _mark_schedulable(obj: Obj) -> None:
+    """kcp's ``universal`` ClusterWorkspaceType labels its workspaces (never created in root)
+    ``workloads.kcp.dev/schedulable: "true"``: their namespaces go to their WorkloadClusters."""
+    if tenancy.workspace_type(obj).lower() == tenancy.UNIVERSAL.lower():
+        meta = obj.setdefault("metadata", {})
+        meta["labels"] = {**(meta.get("labels") or {}), SCHEDULABLE_LABEL: "true"}
+
+
 def admit_create(
     request: Request, objects: ObjectStore, kind: ResourceKind, info: RequestInfo, obj: Obj
 ) -> None:
-    """Check (and prepare) a new object of a kcp or RBAC kind; other kinds pass unchanged."""
+    """Check (and prepare) a new object of a kcp or RBAC kind; other kinds pass unchanged,
+    but for the cluster label of objects in scheduled namespaces."""
     _no_escalation(request, kind, info, obj, None)
+    _cluster_label(request, objects, kind, info, obj)
     if not _is_workspace(kind):
         return
     obj["status"] = {"phase": tenancy.SCHEDULING}
     custom_types = _check(request, objects, info, obj, None)
     _apply_type(obj, custom_types.get(tenancy.workspace_type(obj).lower()))
+    _mark_schedulable(obj)
     name = str(obj.get("metadata", {}).get("name", ""))
     path = f"{info.cluster}:{name}"
     if len(path) > MAX_CLUSTER_PATH:
@@ -146,6 +218,7 @@ def admit_update(
     """Check a changed object of a kcp kind against the stored one (as the store will merge
     it: a main-resource write keeps the stored status)."""
     _no_escalation(request, kind, info, new, old)
+    _cluster_label(request, objects, kind, info, new)
     if _is_workspace(kind):
         merged = new if info.subresource else {**new, "status": old.get("status", {})}
         _check(request, objects, info, merged, old)

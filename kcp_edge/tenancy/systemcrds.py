@@ -26,6 +26,17 @@ Obj = dict[str, Any]
 TENANCY_GROUP = "tenancy.kcp.dev"
 WORKLOAD_GROUP = "workload.kcp.dev"
 APIRESOURCE_GROUP = "apiresource.kcp.dev"
+SCHEDULABLE_LABEL = "workloads.kcp.dev/schedulable"
+"""On a Workspace (value ``"true"``): its namespaces are scheduled to its WorkloadClusters."""
+CLUSTER_LABEL = "workloads.kcp.dev/cluster"
+"""On a namespace and everything in it: the WorkloadCluster it is scheduled to."""
+SCHEDULING_DISABLED_LABEL = "experimental.workloads.kcp.dev/scheduling-disabled"
+"""On a namespace (any value): no automatic scheduling, no propagation to its content."""
+UNLABELLED_RESOURCES = frozenset(
+    {("networking.k8s.io", "ingresses"), ("", "events"), ("events.k8s.io", "events")}
+)
+"""(group, resource) of namespaced objects that never get ``CLUSTER_LABEL``: ingresses, as kcp
+left them to its ingress splitter, and events, which are never synced down."""
 CATEGORY = "kcp"
 TYPE_PATTERN = "^[A-Z][a-zA-Z0-9]+$"
 """``spec.type`` of a Workspace: a capitalised type name (its ClusterWorkspaceType is the
@@ -80,6 +91,22 @@ _QUANTITIES: Obj = {
     },
 }
 _PRESERVE: Obj = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+_API_RESOURCES: Obj = {
+    "type": "array",
+    "description": "The imported API resources of this cluster and whether the workspace "
+    "accepted them (written by the API negotiation controller).",
+    "items": {
+        "type": "object",
+        "required": ["group", "resource", "version", "state"],
+        "properties": {
+            "group": _STRING,
+            "resource": _STRING,
+            "version": _STRING,
+            "state": {"type": "string", "enum": ["Accepted", "Incompatible"]},
+            "message": _STRING,
+        },
+    },
+}
 
 
 def _root(spec: Obj, status: Obj, description: str) -> Obj:
@@ -178,7 +205,14 @@ WORKLOAD_CLUSTER_SCHEMA: Obj = _root(
             "capacity": _QUANTITIES,
             "conditions": _CONDITIONS,
             "lastSyncerHeartbeatTime": _DATE_TIME,
+            "syncer": {
+                "type": "object",
+                "description": "The syncer heartbeating for this cluster: Push or Pull mode, "
+                "and its version.",
+                "properties": {"mode": _STRING, "version": _STRING},
+            },
             "syncedResources": _STRINGS,
+            "apiResources": _API_RESOURCES,
             "virtualWorkspaces": {
                 "type": "array",
                 "items": {
@@ -192,9 +226,8 @@ WORKLOAD_CLUSTER_SCHEMA: Obj = _root(
     "WorkloadCluster describes a member cluster capable of running workloads.",
 )
 WORKLOAD_CLUSTER_COLUMNS: tuple[Obj, ...] = (
-    # kcp also has `Ready` (.status.conditions[?(@.type=="Ready")].status, priority 2): left out
-    # while the table printer's JSONPath has no filter expressions.
     _column("Location", ".metadata.name", "The name of the workload cluster", 1),
+    _column("Ready", '.status.conditions[?(@.type=="Ready")].status', "The Ready condition", 2),
     _column("Synced API resources", ".status.syncedResources", "Synced API resources", 3),
 )
 

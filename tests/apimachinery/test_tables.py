@@ -400,3 +400,23 @@ def test_every_row_has_one_cell_per_column_and_encodes(kind_key: str) -> None:
     for row in table["rows"]:
         assert len(row["cells"]) == len(table["columnDefinitions"])
     assert orjson.loads(orjson.dumps(table)) == table
+
+
+def test_condition_columns_filter_a_list_by_equality() -> None:
+    paths = {
+        "Ready": '.status.conditions[?(@.type=="Ready")].status',
+        "Why": ".status.conditions[?(@.type=='Ready')].reason",
+        "Cond": '.status.conditions[?(@.type == "Ok")]',
+    }
+    columns_ = [{"name": name, "type": "string", "jsonPath": path} for name, path in paths.items()]
+    source = tables.custom_resource_source(columns_)
+    conditions = [
+        {"type": "Ok", "status": "True"},
+        {"type": "Ready", "status": "False"},
+        {"type": "Ready", "status": "True", "reason": "Second"},
+    ]
+    ready = {"metadata": {"name": "a"}, "status": {"conditions": conditions}}
+    not_yet = {"metadata": {"name": "b"}, "status": {"conditions": "odd"}}
+    rows = tables.table_for(source, [ready, not_yet], now=NOW)["rows"]
+    assert rows[0]["cells"] == ["a", "False", "Second", '{"type":"Ok","status":"True"}']
+    assert rows[1]["cells"] == ["b", None, None, None]

@@ -148,6 +148,7 @@ def test_served_kinds_of_universal() -> None:
     assert served is not None
     assert [(c["name"], c["jsonPath"], c.get("priority")) for c in served.printer_columns] == [
         ("Location", ".metadata.name", 1),
+        ("Ready", '.status.conditions[?(@.type=="Ready")].status', 2),
         ("Synced API resources", ".status.syncedResources", 3),
     ]
     for resource, kind in (
