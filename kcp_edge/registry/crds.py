@@ -50,6 +50,12 @@ Obj = dict[str, Any]
 GROUP = "apiextensions.k8s.io"
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 API_APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
+NEGOTIATED_ANNOTATION = "apiresource.kcp.dev/negotiated"
+"""``"true"`` on the CRDs the API negotiation controller publishes (kcp-edge's marker): they
+keep Kubernetes' own group names, dotless ones included, and the controller owns them."""
+KUBERNETES_GROUPS = frozenset({"apps", "batch", "autoscaling", "policy", "extensions"})
+"""Kubernetes' dotless API groups kcp-edge does not serve itself: like kcp, it accepts CRDs for
+them (``deployments.apps`` installed by hand, or published by API negotiation)."""
 NAMESPACED = "Namespaced"
 CLUSTER = "Cluster"
 MAX_SELECTABLE_FIELDS = 8
@@ -547,14 +553,22 @@ def _causes(errs: Sequence[FieldError]) -> list[Cause]:
     return [e.cause() for e in errs]
 
 
-def _validate_group_and_scope(spec: Mapping[str, Any]) -> list[FieldError]:
+def is_negotiated(crd: Mapping[str, Any]) -> bool:
+    """A CRD the API negotiation controller published (`NEGOTIATED_ANNOTATION`)."""
+    annotations = _map(_map(crd.get("metadata")).get("annotations"))
+    return annotations.get(NEGOTIATED_ANNOTATION) == "true"
+
+
+def _validate_group_and_scope(spec: Mapping[str, Any], *, negotiated: bool) -> list[FieldError]:
+    """kcp-edge: an imported API keeps Kubernetes' own group name, dotless (``apps``) or not;
+    built-in kinds still win over it in the catalog."""
     errs: list[FieldError] = []
     group = _str(spec.get("group"))
     if not group:
         errs.append(_required("spec.group"))
     elif problems := names.is_dns1123_subdomain(group):
         errs.append(_invalid("spec.group", group, ",".join(problems)))
-    elif len(group.split(".")) < 2:
+    elif len(group.split(".")) < 2 and not negotiated and group not in KUBERNETES_GROUPS:
         errs.append(_invalid("spec.group", group, "should be a domain with at least one dot"))
     scope = _str(spec.get("scope"))
     if not scope:
@@ -670,13 +684,17 @@ def _validate_hoisted(shape: _Versions, check_schema: SchemaCheck) -> list[Cause
 
 
 def _validate_spec(
-    spec: Mapping[str, Any], *, old: Mapping[str, Any] | None, check_schema: SchemaCheck
+    spec: Mapping[str, Any],
+    *,
+    old: Mapping[str, Any] | None,
+    check_schema: SchemaCheck,
+    negotiated: bool = False,
 ) -> list[Cause]:
     """``validateCustomResourceDefinitionSpec`` of the internal form of a v1 spec."""
     preserve = spec.get("preserveUnknownFields") is True
     shape = _Versions([_map(v) for v in _list(spec.get("versions"))])
     require = old is None or _all_versions_have_schemas(_map(old.get("spec")))
-    out = _causes(_validate_group_and_scope(spec))
+    out = _causes(_validate_group_and_scope(spec, negotiated=negotiated))
     out += _causes(_validate_schemas_present(shape, require=require, preserve=preserve))
     for i, version in enumerate(shape.versions):
         out += _validate_version(i, version, shape, check_schema)
@@ -815,7 +833,8 @@ def validate_crd(
             out.append(
                 _invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group').cause()
             )
-    out.extend(_validate_spec(spec, old=old, check_schema=check_schema))
+    negotiated = is_negotiated(crd)
+    out.extend(_validate_spec(spec, old=old, check_schema=check_schema, negotiated=negotiated))
     if old is not None:
         out.extend(e.cause() for e in _validate_immutable(spec, old))
     errs = _validate_names(
