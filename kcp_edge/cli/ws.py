@@ -83,6 +83,7 @@ from kcp_edge.cli.kubeconfigs import (
     workspace_url,
 )
 from kcp_edge.cli.restclient import RestClient, RestError
+from kcp_edge.cli.workload import run_workload
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -106,6 +107,7 @@ _DELETE_IS_GONE = (
     "  kubectl delete workspace <workspace-name>"
 )
 _WS_SUBCOMMANDS = ("ws", "workspace", "workspaces")
+_WORKLOAD_SUBCOMMANDS = ("workload", "workloads")
 _VALUE_FLAGS = ("--kubeconfig", "--context")
 
 
@@ -554,17 +556,21 @@ def run_kcp_plugin(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """``kubectl kcp ...``: only ``workspace`` (aliases ``ws``, ``workspaces``) exists so far."""
+    """``kubectl kcp ...``: ``workspace`` (aliases ``ws``, ``workspaces``) and ``workload``
+    (alias ``workloads``, `workload.run_workload`)."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     display = _display_name(prog)
     word, rest = split_command(args)
     if word in _WS_SUBCOMMANDS:
         return run_ws(f"{prog} {word}", rest, env=env, stdout=out, stderr=err)
+    if word in _WORKLOAD_SUBCOMMANDS:
+        return run_workload(f"{display} {word}", rest, env=env, stdout=out, stderr=err)
     if word is None:
         print(
-            f"kcp-edge kubectl plugin.\n\nUsage:\n  {display} workspace [command]\n\n"
+            f"kcp-edge kubectl plugin.\n\nUsage:\n  {display} [command]\n\n"
             "Available commands:\n  workspace   Manages kcp-edge workspaces (aliases: ws, "
-            f"workspaces)\n\nUse '{display} workspace --help' for more about the command.",
+            "workspaces)\n  workload    Manages KCP workload clusters (alias: workloads)\n\n"
+            f"Use '{display} <command> --help' for more about a command.",
             file=out,
         )
         return 0

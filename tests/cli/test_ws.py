@@ -410,8 +410,8 @@ def test_kcp_plugin_forms(api: FakeApi, kubeconfig: Path) -> None:
         'Current workspace is "root".\n'
     )
     assert "workspace" in ok(kubeconfig, prog="kubectl-kcp")
-    result = ws(kubeconfig, "workload", "sync", prog="kubectl-kcp")
-    assert result == (1, "", 'error: unknown command "workload" for "kubectl kcp"\n')
+    result = ws(kubeconfig, "bogus", "sync", prog="kubectl-kcp")
+    assert result == (1, "", 'error: unknown command "bogus" for "kubectl kcp"\n')
     help_text = ok(kubeconfig, "ws", "create", "--help", prog="kubectl-kcp")
     assert help_text.startswith("usage: kubectl kcp ws create")
 
