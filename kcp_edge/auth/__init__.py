@@ -1,8 +1,8 @@
 """Authentication and authorization: who is calling, and may they do this.
 
-Why this package exists: every way a caller proves who it is (the admin token today; token files,
-service-account tokens and client certificates later) ends in the same answer, a `UserInfo`, so
-the server checks identities in one way whatever the credential was. This package never imports
+Why this package exists: every way a caller proves who it is (the admin token, a token file,
+service-account tokens, client certificates) ends in the same answer, a `UserInfo`, so the
+server checks identities in one way whatever the credential was. This package never imports
 starlette or uvicorn: the HTTP side lives in ``kcp_edge.server.authn``.
 """
 

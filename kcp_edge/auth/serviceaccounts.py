@@ -61,6 +61,7 @@ from kcp_edge.auth.pki import write_file_atomically
 from kcp_edge.auth.union import (
     CLUSTER_NAME_EXTRA,
     Authenticated,
+    OutOfScopeTokenError,
     TokenRejectedError,
     with_authenticated_group,
 )
@@ -92,7 +93,15 @@ class ServiceAccountTokenError(TokenRejectedError):
     """A token of our issuer that is not valid here; the message (no token in it) says why."""
 
 
-class WrongClusterError(ServiceAccountTokenError):
+class ExpiredTokenError(ServiceAccountTokenError, OutOfScopeTokenError):
+    """A token of ours, correctly signed, that has expired or is not valid yet."""
+
+
+class WrongAudienceError(ServiceAccountTokenError, OutOfScopeTokenError):
+    """A token of ours, correctly signed, for an audience other than this server."""
+
+
+class WrongClusterError(ServiceAccountTokenError, OutOfScopeTokenError):
     """A valid token used in another logical cluster than its own.
 
     ``identity`` is who the token names, for a server that prefers kcp's 403 ("workspace access
@@ -417,9 +426,9 @@ class TokenIssuer:
         if identity.expires_at is not None and now > identity.expires_at + self._leeway:
             with self._lock:
                 self._cache.pop(key, None)
-            raise ServiceAccountTokenError(f"token of {identity.user.name} has expired")
+            raise ExpiredTokenError(f"token of {identity.user.name} has expired")
         if cached.not_before is not None and now + self._leeway < cached.not_before:
-            raise ServiceAccountTokenError(f"token of {identity.user.name} is not valid yet")
+            raise ExpiredTokenError(f"token of {identity.user.name} is not valid yet")
         return identity
 
     def _verify_signed(self, token: str) -> _Verified | None:
@@ -485,7 +494,7 @@ class TokenIssuer:
         if isinstance(audiences, str):
             audiences = [audiences]
         if not isinstance(audiences, list) or not set(audiences) & set(self.api_audiences):
-            raise ServiceAccountTokenError("token audiences do not include this server")
+            raise WrongAudienceError("token audiences do not include this server")
         bound: BoundObject | None = None
         for kind in BOUND_KINDS:
             ref = private.get(kind.lower())
@@ -676,11 +685,13 @@ __all__ = [
     "DEFAULT_ISSUER",
     "LEGACY_ISSUER",
     "BoundObject",
+    "ExpiredTokenError",
     "ServiceAccountIdentity",
     "ServiceAccountTokenError",
     "TokenIssuer",
     "TokenRequest",
     "TokenRequestError",
+    "WrongAudienceError",
     "WrongClusterError",
     "load_or_create_signing_key",
     "service_account_user",

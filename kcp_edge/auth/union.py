@@ -9,11 +9,19 @@ accounts the logical cluster), the `UnionAuthenticator` that asks the sources, a
 
 Rules, as Kubernetes' union authenticator and kcp have them:
 
+* a verified client certificate (``--client-ca-file``) comes first and, with a common name,
+  decides: a bearer token sent alongside is not looked at. A certificate without CN is nobody's
+  (the token decides); one that does not verify is 401 unless a token authenticates.
 * a source answers ``None`` when the token is not its kind (not in the file, not a JWT of our
   issuer); the next source is asked. A token no source recognises is unauthenticated (401).
 * a source raises `TokenRejectedError` when the token *is* its kind but is bad (tampered, expired,
   for another audience or workspace). That ends the search: 401, no other source is asked.
 * every authenticated user carries the group ``system:authenticated`` (the sources add it).
+* the limiter counts guesses: tokens nobody recognises and recognised ones that fail their own
+  checks (signature, claims). A genuine token used out of its scope (`OutOfScopeTokenError`:
+  another workspace or audience, expired) is refused but not counted: nobody can make one by
+  guessing, and a client with a stale token must keep getting 401, which tells it to
+  re-authenticate.
 
 Everything here is pure: no I/O, clocks are injected, nothing is logged (tokens must never reach
 a log). It is meant for one event loop; the limiter is not thread-safe.
@@ -65,6 +73,27 @@ class TokenRejectedError(Exception):
     """
 
 
+class OutOfScopeTokenError(TokenRejectedError):
+    """A genuine token (its signature checks out) refused for where or when it is used.
+
+    Still 401, but not a guess: `FailedAuthLimiter` does not count it.
+    """
+
+
+class CertificateRejectedError(Exception):
+    """A client certificate chain that does not verify; the message says why (for the log)."""
+
+
+class CertificateSource(Protocol):
+    """Who a TLS peer is, from the chain it presented (DER, leaf first).
+
+    Returns None for a certificate that names nobody (no common name), raises
+    `CertificateRejectedError` for a chain that does not verify.
+    """
+
+    def authenticate_chain(self, chain: Sequence[bytes]) -> Authenticated | None: ...
+
+
 class TokenSource(Protocol):
     """One source of identities for bearer tokens.
 
@@ -91,11 +120,77 @@ class PlainTokenSource:
         return Authenticated(user=UserInfo(user.name, groups), source=self.source)
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The request is refused: 401, or 429 with ``Retry-After: retry_after`` when set.
+
+    ``why`` is for the server log (never holds a credential); the client sees none of it.
+    """
+
+    why: str
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request carries to prove who sent it."""
+
+    client: str
+    """The peer's address: failed tries are counted per address."""
+    cluster: str
+    """The logical cluster the request is for (service-account tokens only work in theirs)."""
+    token: str | None = None
+    """The bearer token; None without one."""
+    certificate_chain: Sequence[bytes] = ()
+    """The TLS peer's certificates (DER, leaf first); empty without a client certificate."""
+
+
 @dataclass(frozen=True)
 class UnionAuthenticator:
-    """Asks each source in order; the first that recognises the token decides."""
+    """Asks each source in order; the first that recognises the credential decides.
+
+    ``certificates`` verifies client certificates (None: they are ignored); ``limiter`` slows
+    down clients that keep failing (None: no limit).
+    """
 
     sources: Sequence[TokenSource]
+    certificates: CertificateSource | None = None
+    limiter: FailedAuthLimiter | None = None
+
+    def authenticate_request(self, credentials: Credentials) -> Authenticated | Refused | None:
+        """Who sent a request: the caller, `Refused` (401 or 429), or None for anonymous."""
+        refused: Refused | None = None
+        if credentials.certificate_chain and self.certificates is not None:
+            try:
+                found = self.certificates.authenticate_chain(credentials.certificate_chain)
+            except CertificateRejectedError as exc:
+                refused = Refused(f"client certificate refused: {exc}")
+            else:
+                if found is not None:
+                    return found
+        if not credentials.token:
+            return refused
+        return self._from_token(credentials.token, credentials.cluster, credentials.client)
+
+    def _from_token(self, token: str, cluster: str, client: str) -> Authenticated | Refused:
+        limiter = self.limiter
+        if limiter is not None:
+            wait = limiter.retry_after(client)
+            if wait is not None:  # not even looked at: a guesser learns nothing
+                return Refused(f"too many failed authentications from {client}", wait)
+        try:
+            found = self.authenticate_or_reject(token, cluster=cluster)
+        except OutOfScopeTokenError as exc:
+            return Refused(f"authentication refused: {exc}")
+        except TokenRejectedError as exc:
+            why = f"authentication refused: {exc}"
+        else:
+            if found is not None:
+                return found
+            why = "authentication refused: unknown token"
+        if limiter is not None:
+            limiter.record_failure(client)
+        return Refused(why)
 
     def authenticate(self, token: str, *, cluster: str) -> Authenticated | None:
         """The caller behind ``token`` in ``cluster``, or None for 401 (unknown or invalid).
@@ -211,8 +306,13 @@ __all__ = [
     "AUTHENTICATED_GROUP",
     "CLUSTER_NAME_EXTRA",
     "Authenticated",
+    "CertificateRejectedError",
+    "CertificateSource",
+    "Credentials",
     "FailedAuthLimiter",
+    "OutOfScopeTokenError",
     "PlainTokenSource",
+    "Refused",
     "TokenRejectedError",
     "TokenSource",
     "UnionAuthenticator",

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from kcp_edge.apimachinery.errors import StatusError
 from kcp_edge.auth.serviceaccounts import TokenIssuer
 from kcp_edge.auth.union import UnionAuthenticator
 from kcp_edge.registry.catalog import Catalog
@@ -70,6 +71,23 @@ class _Lifespan:
                 await task
 
 
+def _account_uid(catalog: Catalog, objects: ObjectStore) -> Callable[[str, str, str], str | None]:
+    """The uid of a stored service account, for the authentication middleware."""
+
+    def uid(cluster: str, namespace: str, name: str) -> str | None:
+        kind = catalog.lookup(cluster, "", "v1", "serviceaccounts")
+        if kind is None:
+            return None
+        try:
+            account = objects.get(kind, cluster, namespace, name)
+        except StatusError:
+            return None
+        value = account.get("metadata", {}).get("uid")
+        return value if isinstance(value, str) else None
+
+    return uid
+
+
 def build_app(
     *,
     store: Store,
@@ -94,9 +112,14 @@ def build_app(
         authorization=authorization,
     )
     routes: list[BaseRoute] = [*health.routes(), *version.ROUTES, *api.routes()]
+    authentication = Middleware(
+        AuthenticationMiddleware,
+        authenticator=authenticator,
+        account_uid=_account_uid(catalog, objects),
+    )
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthenticationMiddleware, authenticator=authenticator)],
+        middleware=[authentication],
         exception_handlers=exception_handlers(),
         lifespan=_Lifespan,
     )

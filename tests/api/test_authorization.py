@@ -9,6 +9,7 @@ Every answer is asserted as the user sees it (kubectl's lines, or the exact Stat
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KUBECTL, KcpServer, https_request, running_kcp
+from tests.conftest import KUBECTL, KcpServer, https_request, running_kcp, tls_context
 
 TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
 
@@ -399,3 +400,169 @@ def test_service_account_tokens_work_only_in_their_workspace(
     fresh = admin.at(ws, "-n", "default", "create", "token", "robot").stdout.strip()
     assert bearer(secured, fresh, path)[0] == 200
     assert bearer(secured, fresh[:-4] + "AAAA", path)[0] == 401
+
+
+# --- escalation: what a user with `edit` cannot do ----------------------------------------------
+
+
+def rejected(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout
+    return done.stderr.strip()
+
+
+def test_edit_cannot_bind_cluster_admin(alice: Kubectl) -> None:
+    ws = "root:acme:a"
+    done = alice.at(
+        ws, "-n", "default", "create", "rolebinding", "grab", "--clusterrole=cluster-admin",
+        "--user=alice", check=False,
+    )  # fmt: skip
+    assert rejected(done) == (
+        "error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io is "
+        'forbidden: User "alice" cannot create resource "rolebindings" in API group '
+        '"rbac.authorization.k8s.io" in the namespace "default"'
+    )
+    done = alice.at(
+        ws, "create", "clusterrolebinding", "grab", "--clusterrole=cluster-admin", "--user=alice",
+        check=False,
+    )  # fmt: skip
+    assert rejected(done) == (
+        "error: failed to create clusterrolebinding: clusterrolebindings.rbac.authorization.k8s.io"
+        ' is forbidden: User "alice" cannot create resource "clusterrolebindings" in API group '
+        '"rbac.authorization.k8s.io" at the cluster scope'
+    )
+
+
+def test_edit_mints_tokens_only_for_service_accounts_it_edits(
+    secured: KcpServer, alice: Kubectl, tmp_path: Path
+) -> None:
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    ws = "root:acme:a"
+    admin.at(ws, "create", "namespace", "ops")
+    for namespace in ("default", "ops"):
+        admin.at(ws, "-n", namespace, "create", "serviceaccount", "deployer")
+    admin.at("root:acme:b", "-n", "default", "create", "serviceaccount", "deployer")
+    # As upstream, `edit` includes serviceaccounts/token: a token for an account of its own
+    # namespace works (and is that account's, not alice's).
+    token = alice.at(ws, "-n", "default", "create", "token", "deployer").stdout.strip()
+    assert who_is(secured, ws, token) == "system:serviceaccount:default:deployer"
+    # Another namespace of the same workspace: the RBAC answer.
+    done = alice.at(ws, "-n", "ops", "create", "token", "deployer", check=False)
+    assert rejected(done) == (
+        'error: failed to create token: serviceaccounts "deployer" is forbidden: User "alice" '
+        'cannot create resource "serviceaccounts/token" in API group "" in the namespace "ops"'
+    )
+    # Another workspace, same namespace and name: kcp's workspace rule.
+    done = alice.at("root:acme:b", "-n", "default", "create", "token", "deployer", check=False)
+    assert rejected(done) == (
+        'error: failed to create token: serviceaccounts "deployer" is forbidden: User "alice" '
+        'cannot create resource "serviceaccounts/token" in API group "" in the namespace '
+        '"default": "root:acme:b" workspace access not permitted'
+    )
+
+
+def who_is(server: KcpServer, ws: str, token: str) -> str:
+    """The user name a SelfSubjectReview returns for ``token`` in ``ws``."""
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", server.port, context=tls_context(server.ca_file), timeout=10
+    )
+    try:
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        conn.request(
+            "POST",
+            f"/clusters/{ws}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            body=json.dumps(review),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        assert resp.status == 201, body
+        name: str = body["status"]["userInfo"]["username"]
+        return name
+    finally:
+        conn.close()
+
+
+SELF_MANAGED: list[dict[str, Any]] = [
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "alice-self", "namespace": "self"},
+        "rules": [
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"],
+             "verbs": ["get", "list", "watch", "update", "patch"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+        ],
+    },
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "alice-self", "namespace": "self"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "alice-self"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}],
+    },
+]  # fmt: skip
+
+
+def test_nobody_widens_their_own_role(secured: KcpServer, alice: Kubectl, tmp_path: Path) -> None:
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    ws = "root:acme:a"
+    admin.at(ws, "create", "namespace", "self")
+    apply(admin, ws, tmp_path / "self.json", SELF_MANAGED)
+    add_secrets = json.dumps(
+        [{"op": "add", "path": "/rules/-",
+          "value": {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}}]
+    )  # fmt: skip
+    done = alice.at(
+        ws, "-n", "self", "patch", "role", "alice-self", "--type=json", "-p", add_secrets,
+        check=False,
+    )  # fmt: skip
+    # (kcp-edge lists the group system:kcp:clusterworkspace:access too, which kcp's message,
+    # built from the request's user, would not.)
+    message = rejected(done)
+    assert message.startswith(
+        'Error from server (Forbidden): roles.rbac.authorization.k8s.io "alice-self" is '
+        'forbidden: user "alice" (groups=["developers" "system:authenticated"'
+    )
+    assert message.endswith(
+        "]) is attempting to grant RBAC permissions not currently held:\n"
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}'
+    )
+    # `edit` in default does not count in namespace "self" either: the same for configmaps.
+    widen_verbs = '[{"op": "add", "path": "/rules/1/verbs/-", "value": "delete"}]'
+    done = alice.at(
+        ws, "-n", "self", "patch", "role", "alice-self", "--type=json", "-p", widen_verbs,
+        check=False,
+    )  # fmt: skip
+    assert "is attempting to grant RBAC permissions not currently held:\n" in rejected(done)
+    assert rejected(done).endswith('{APIGroups:[""], Resources:["configmaps"], Verbs:["delete"]}')
+    # Narrowing is fine.
+    narrow = '[{"op": "replace", "path": "/rules/1/verbs", "value": ["get"]}]'
+    done = alice.at(ws, "-n", "self", "patch", "role", "alice-self", "--type=json", "-p", narrow)
+    assert done.stdout.strip() == "role.rbac.authorization.k8s.io/alice-self patched"
+
+
+def test_tokens_die_with_their_service_account(secured: KcpServer, tmp_path: Path) -> None:
+    """As kube-apiserver's --service-account-lookup: a deleted account's tokens are 401, and
+    so are they after an account of the same name is made again (another uid)."""
+    admin = Kubectl(secured, tmp_path / "admin", token=None)
+    ws = "root:acme:a"
+    admin.at(ws, "-n", "default", "create", "serviceaccount", "ephemeral")
+    admin.at(
+        ws, "-n", "default", "create", "rolebinding", "ephemeral-views", "--clusterrole=view",
+        "--serviceaccount=default:ephemeral",
+    )  # fmt: skip
+    token = admin.at(ws, "-n", "default", "create", "token", "ephemeral").stdout.strip()
+    path = f"/clusters/{ws}/api/v1/namespaces/default/configmaps"
+    deadline = time.monotonic() + 5
+    while bearer(secured, token, path)[0] != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    admin.at(ws, "-n", "default", "delete", "serviceaccount", "ephemeral")
+    status, body = bearer(secured, token, path)
+    assert (status, body["reason"]) == (401, "Unauthorized")
+    admin.at(ws, "-n", "default", "create", "serviceaccount", "ephemeral")
+    status, body = bearer(secured, token, path)
+    assert (status, body["reason"]) == (401, "Unauthorized")
+    fresh = admin.at(ws, "-n", "default", "create", "token", "ephemeral").stdout.strip()
+    assert bearer(secured, fresh, path)[0] == 200
