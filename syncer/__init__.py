@@ -4,6 +4,8 @@ Why this package exists apart from ``kcp_edge``: the same engine runs inside the
 mode) and alone at the edge (pull mode, ``kcp syncer``), and it is the only code that imports the
 ``kubernetes`` client, whose import cost and memory the server must not pay. It may import
 ``kcp_edge.apimachinery`` and nothing else of the server (checked by import-linter, see
-pyproject.toml). The engine itself arrives with the workload-cluster work; this package holds
-its place in the layout and in the import contracts.
+pyproject.toml). It talks HTTP itself (``kubeclient``, on h11) rather than through the
+``kubernetes`` client: see that module. Map: ``engine`` (the reconciler), ``journal`` (its
+local memory), ``naming``/``transform`` (the copy down), ``importer`` (API import),
+``push`` (the server's supervisor), ``main`` (``kcp syncer``).
 """

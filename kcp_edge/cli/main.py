@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from kcp_edge.auth.pki import PkiError, host_name
 from kcp_edge.cli.plugins import add_install_arguments, run_install_plugins
-from kcp_edge.cli.start import StartError, StartOptions, run_start
+from kcp_edge.cli.start import DEFAULT_FAILED_AUTH_LIMIT, StartError, StartOptions, run_start
 from kcp_edge.cli.ws import run_kcp_plugin, run_ws
 from kcp_edge.server.version import GIT_VERSION, go_style_platform, version_info
 from kcp_edge.version import __version__
@@ -97,6 +98,19 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help='static bearer tokens, one user per line: token,user,uid,"group1,group2"',
     )
+    flag(
+        "--client-ca-file",
+        metavar="FILE",
+        help="PEM bundle of CAs for client certificates: CN is the user, O entries its groups",
+    )
+    flag(
+        "--failed-auth-limit",
+        metavar="N",
+        type=int,
+        default=DEFAULT_FAILED_AUTH_LIMIT,
+        help="failed authentications per minute per client address before 429 "
+        f"(default: {DEFAULT_FAILED_AUTH_LIMIT}; 0: no limit)",
+    )
     flag("--tls-cert-file", metavar="FILE", help="serve this PEM certificate (or chain) instead")
     flag("--tls-private-key-file", metavar="FILE", help="the PEM private key of --tls-cert-file")
     flag(
@@ -113,7 +127,44 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
         default=10_000,
         help="revisions of history kept for watches and paged lists (default: 10000)",
     )
+    flag(
+        "--workload-cluster-heartbeat-threshold",
+        metavar="DURATION",
+        default="1m",
+        help="time without a syncer heartbeat after which a workload cluster is not Ready "
+        "(a Go duration such as 30s or 1m; default: 1m)",
+    )
     flag("-v", "--v", dest="verbosity", metavar="N", type=int, default=2, help="log verbosity (2)")
+
+
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """A Go duration (``time.ParseDuration``: ``1m``, ``30s``, ``1h30m``, ``1.5s``) in seconds."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    pos, seconds = 0, 0.0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if match is None:
+            break
+        seconds += float(match[1]) * _DURATION_UNITS[match[2]]
+        pos = match.end()
+    if not body or pos != len(body):
+        raise ValueError(f'time: invalid duration "{text}"')
+    return -seconds if text.startswith("-") else seconds
 
 
 def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
@@ -134,8 +185,16 @@ def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
         raise StartError("--storage-compaction-interval must be positive")
     if ns.storage_history_revisions < 1:
         raise StartError("--storage-history-revisions must be at least 1")
+    if ns.failed_auth_limit < 0:
+        raise StartError("--failed-auth-limit must not be negative (0: no limit)")
     if bool(ns.tls_cert_file) != bool(ns.tls_private_key_file):
         raise StartError("--tls-cert-file and --tls-private-key-file go together")
+    try:
+        heartbeat_threshold = parse_duration(ns.workload_cluster_heartbeat_threshold)
+    except ValueError as exc:
+        raise StartError(f"--workload-cluster-heartbeat-threshold: {exc}") from None
+    if heartbeat_threshold <= 0:
+        raise StartError("--workload-cluster-heartbeat-threshold must be positive")
     return StartOptions(
         root_directory=root,
         bind_address=ns.bind_address.strip("[]"),
@@ -147,9 +206,12 @@ def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
         tls_cert_file=_optional_path(ns.tls_cert_file),
         tls_private_key_file=_optional_path(ns.tls_private_key_file),
         token_auth_file=_optional_path(ns.token_auth_file),
+        client_ca_file=_optional_path(ns.client_ca_file),
+        failed_auth_limit=ns.failed_auth_limit,
         compaction_interval=ns.storage_compaction_interval,
         history_revisions=ns.storage_history_revisions,
         verbosity=ns.verbosity,
+        heartbeat_threshold=heartbeat_threshold,
     )
 
 
@@ -182,6 +244,11 @@ def _kcp_parsers(prog: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
         help="print all flags of 'start' and exit",
     )
     commands.add_parser("version", help="print the version of kcp-edge")
+    commands.add_parser(
+        "syncer",
+        help="run the sync engine for one workload cluster (pull mode; 'syncer --help')",
+        add_help=False,
+    )
     add_install_arguments(
         commands.add_parser(
             "install-plugins", help="symlink the kubectl plugins (kubectl ws, kcp) to this file"
@@ -193,6 +260,10 @@ def _kcp_parsers(prog: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentP
 def run_kcp(prog: str, args: list[str]) -> int:
     """``kcp``: start the server, print its flags or its version."""
     parser, start = _kcp_parsers("kcp" if prog in ("", "__main__") else prog)
+    if args[:1] == ["syncer"]:
+        from syncer.main import run_syncer  # noqa: PLC0415 - only the syncer pays for it
+
+        return run_syncer(f"{parser.prog} syncer", args[1:])
     try:
         ns = parser.parse_args(args)
     except SystemExit as exc:  # --help, --version and usage errors

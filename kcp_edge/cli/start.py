@@ -7,14 +7,18 @@ anything is written), the store, the TLS certificates, the admin token, the admi
 then uvicorn on the bound socket. SIGTERM and Ctrl-C stop the server gracefully, then the store
 is closed (acknowledged writes are durable) and the exit code is 0. Expected failures (busy port,
 unusable directory, bad certificate, stale admin token) print one ``error: ...`` line and exit 1,
-never a traceback. TLS is 1.2 or newer.
+never a traceback. TLS is 1.2 or newer. With ``--client-ca-file`` the TLS layer asks clients for
+a certificate and checks any it gets against that bundle (see ``server/connections.py`` for the
+HTTP/1.1 protocol that hands it to the authenticator, with its request-head limits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import errno
+import importlib.util
 import ipaddress
 import logging
 import os
@@ -37,6 +41,7 @@ from kcp_edge.auth.admin_token import (
     bootstrap_admin_token,
     save_admin_token_hash,
 )
+from kcp_edge.auth.clientcerts import ClientCAs, ClientCertificateError, ClientCertificates
 from kcp_edge.auth.pki import (
     PkiError,
     ServingCertificate,
@@ -46,11 +51,19 @@ from kcp_edge.auth.pki import (
 )
 from kcp_edge.auth.serviceaccounts import TokenIssuer, load_or_create_signing_key
 from kcp_edge.auth.tokenfile import StaticTokens, TokenFileError
-from kcp_edge.auth.union import PlainTokenSource, TokenSource, UnionAuthenticator
+from kcp_edge.auth.union import (
+    FailedAuthLimiter,
+    PlainTokenSource,
+    TokenSource,
+    UnionAuthenticator,
+)
 from kcp_edge.cli.kubeconfig import base_url, read_user_token, server_host, write_admin_kubeconfig
+from kcp_edge.cli.redaction import RedactCredentials
 from kcp_edge.cli.wiring import server_app
 from kcp_edge.storage import LmdbOptions, LmdbStore, StorageError
 from kcp_edge.storage.compactor import Compactor
+from syncer.kubeconfig import ClientConfig
+from syncer.push import PushSyncers
 
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 """What signal.signal takes and returns."""
@@ -59,6 +72,8 @@ if sys.platform != "win32":
     import fcntl
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
+FAILED_AUTH_WINDOW_SECONDS = 60.0
+DEFAULT_FAILED_AUTH_LIMIT = 30
 
 
 class StartError(Exception):
@@ -79,9 +94,14 @@ class StartOptions:
     tls_cert_file: Path | None
     tls_private_key_file: Path | None
     token_auth_file: Path | None = None
+    client_ca_file: Path | None = None
+    failed_auth_limit: int = DEFAULT_FAILED_AUTH_LIMIT
+    """Failed authentications per minute per client address (burst as large); 0: no limit."""
     compaction_interval: float
     history_revisions: int
     verbosity: int
+    heartbeat_threshold: float = 60.0
+    """Seconds without a syncer heartbeat after which a WorkloadCluster is not Ready."""
 
 
 class _Signals:
@@ -184,17 +204,30 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
         issuer = TokenIssuer(load_or_create_signing_key(options.root_directory / "sa.key"))
     except (OSError, ValueError) as exc:
         raise StartError(f"cannot read or write the service-account key: {exc}") from exc
+    push = PushSyncers(
+        server=ClientConfig(server=url, ca_pem=cert.ca_pem, token=token.token),
+        state_dir=root / "syncers",
+    )
     app = server_app(
         store=store,
         authenticator=_authenticator(options, token, issuer),
         base_url=url,
         token_issuer=issuer,
         ca_pem=cert.ca_pem,
+        heartbeat_threshold=options.heartbeat_threshold,
+        extra_controllers=[push],
     )
-    config = build_server_config(app=app, cert=cert, verbosity=options.verbosity)
+    config = build_server_config(
+        app=app, cert=cert, verbosity=options.verbosity, client_ca_file=options.client_ca_file
+    )
     if signals.received:
         return 0
-    server = _Server(config, on_exit=store.end_watches)
+
+    def on_exit() -> None:  # push syncers watch this server: stop them before draining
+        push.stop()
+        store.end_watches()
+
+    server = _Server(config, on_exit=on_exit)
     signals.server = server
     print(
         f"kcp-edge serving on {url} ; admin kubeconfig: {options.kubeconfig_path}",
@@ -211,8 +244,9 @@ def _serve(options: StartOptions, signals: _Signals, stack: contextlib.ExitStack
 def _authenticator(
     options: StartOptions, admin: TokenAuthenticator, issuer: TokenIssuer
 ) -> UnionAuthenticator:
-    """The admin token, the static token file's users (``--token-auth-file``), then
-    service-account tokens (bound to their workspace)."""
+    """Client certificates (``--client-ca-file``) first; then the admin token, the static token
+    file's users (``--token-auth-file``), then service-account tokens (bound to their
+    workspace); failures limited per client (``--failed-auth-limit``)."""
     sources: list[TokenSource] = [PlainTokenSource(admin, "admin")]
     if options.token_auth_file is not None:
         try:
@@ -223,24 +257,60 @@ def _authenticator(
             print(f"warning: --token-auth-file: {warning}", file=sys.stderr)
         sources.append(static)
     sources.append(issuer)
-    return UnionAuthenticator(sources)
+    certificates = None
+    if options.client_ca_file is not None:
+        try:
+            certificates = ClientCertificates(ClientCAs.load(options.client_ca_file))
+        except ClientCertificateError as exc:
+            raise StartError(f"--client-ca-file: {exc}") from exc
+    limiter = None
+    if options.failed_auth_limit > 0:
+        limiter = FailedAuthLimiter(
+            max_failures=options.failed_auth_limit, per_seconds=FAILED_AUTH_WINDOW_SECONDS
+        )
+    return UnionAuthenticator(sources, certificates=certificates, limiter=limiter)
+
+
+def _http_protocol(*, client_certificates: bool) -> type[asyncio.Protocol] | str:
+    """kcp-edge's HTTP/1.1 protocol (head limits, Status errors, the TLS peer) over httptools.
+
+    Without httptools (installed without the ``fast`` extra) h11 serves, with its own bound on
+    the head (16 KiB, a plain-text 400 beyond it) and without client certificates.
+    """
+    if importlib.util.find_spec("httptools") is None:
+        if client_certificates:
+            raise StartError("--client-ca-file needs the httptools package (kcp-edge[fast])")
+        return "h11"
+    from kcp_edge.server.connections import LimitedHttpToolsProtocol  # noqa: PLC0415
+
+    return LimitedHttpToolsProtocol
 
 
 def build_server_config(
-    *, app: ASGIApp, cert: ServingCertificate, verbosity: int
+    *,
+    app: ASGIApp,
+    cert: ServingCertificate,
+    verbosity: int,
+    client_ca_file: Path | None = None,
 ) -> uvicorn.Config:
-    """The loaded uvicorn configuration; its SSL context accepts TLS 1.2 and newer only."""
+    """The loaded uvicorn configuration; its SSL context accepts TLS 1.2 and newer only.
+
+    With ``client_ca_file`` clients are asked for a certificate (not required); one that does
+    not chain to that bundle fails the handshake.
+    """
     config = uvicorn.Config(
         app,
         ssl_certfile=str(cert.cert_file),
         ssl_keyfile=str(cert.key_file),
         ssl_ciphers=None,  # Python's defaults (older uvicorn defaulted to a TLS 1.0 list)
+        ssl_cert_reqs=ssl.CERT_OPTIONAL if client_ca_file else ssl.CERT_NONE,
+        ssl_ca_certs=str(client_ca_file) if client_ca_file else None,
         lifespan="on",
         log_config=_uvicorn_log_config(),
         log_level=_uvicorn_log_level(verbosity),
         access_log=verbosity >= 4,
         loop="auto",
-        http="auto",
+        http=_http_protocol(client_certificates=client_ca_file is not None),
         ws="none",
         proxy_headers=False,
         server_header=False,
@@ -250,7 +320,9 @@ def build_server_config(
         config.load()
     except (ssl.SSLError, OSError) as exc:
         raise StartError(
-            f"cannot serve TLS with {cert.cert_file} and {cert.key_file}: {exc}"
+            f"cannot serve TLS with {cert.cert_file} and {cert.key_file}"
+            + (f" and client CAs {client_ca_file}" if client_ca_file else "")
+            + f": {exc}"
         ) from exc
     if config.ssl is None:
         raise StartError("TLS is not configured")
@@ -331,9 +403,13 @@ def _listen(address: str, port: int) -> Iterator[socket.socket]:
 
 
 def _uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's logging setup, with the access log on stderr too: stdout stays clean."""
+    """uvicorn's logging setup, with the access log on stderr too: stdout stays clean; no
+    credential in a URL reaches either handler."""
     config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config.setdefault("filters", {})["redact"] = {"()": RedactCredentials}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "redact"]
     return config
 
 
@@ -347,6 +423,7 @@ def _configure_logging(verbosity: int) -> None:
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RedactCredentials())
         logger.addHandler(handler)
     level = logging.DEBUG if verbosity >= 4 else logging.INFO if verbosity >= 2 else logging.WARNING
     logger.setLevel(level)

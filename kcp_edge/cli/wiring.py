@@ -7,22 +7,27 @@ parts are created and connected here, once, for ``kcp start`` and for tests.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 
 from kcp_edge.auth.serviceaccounts import TokenIssuer
 from kcp_edge.auth.union import UnionAuthenticator
+from kcp_edge.controllers.apinegotiation import APINegotiation
 from kcp_edge.controllers.bootstrap import ensure_default_namespace, ensure_default_organization
 from kcp_edge.controllers.crds import CRDController
 from kcp_edge.controllers.garbage import GarbageCollector
 from kcp_edge.controllers.namespaces import NamespaceLifecycle
+from kcp_edge.controllers.scheduling import NamespaceScheduler
 from kcp_edge.controllers.serviceaccounts import ServiceAccountTokens
+from kcp_edge.controllers.workloadclusters import DEFAULT_THRESHOLD, WorkloadClusterHealth
 from kcp_edge.controllers.workspaces import WorkspaceController
 from kcp_edge.registry.builtin import BUILTIN_KINDS
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.custom import custom_kinds
 from kcp_edge.registry.openapi_data import openapi_documents
 from kcp_edge.registry.store import ObjectStore
-from kcp_edge.server.app import build_app
+from kcp_edge.server.app import Controller, build_app
 from kcp_edge.server.discovery import Discovery
 from kcp_edge.storage.interface import Store
 from kcp_edge.tenancy.workspaces import BUILTIN_TYPES, DEFAULT_ORG, ROOT, ROOT_TYPE, system_crds
@@ -35,9 +40,13 @@ def server_app(
     base_url: str = "https://127.0.0.1:6443",
     token_issuer: TokenIssuer | None = None,
     ca_pem: bytes = b"",
+    extra_controllers: Sequence[Controller] = (),
+    heartbeat_threshold: float = DEFAULT_THRESHOLD,
 ) -> Starlette:
     """The whole kcp-edge application over an open store; ``base_url``: the server's external
-    address, for workspace URLs."""
+    address, for workspace URLs; ``extra_controllers`` run beside the built-in ones (the
+    push-mode syncers); ``heartbeat_threshold``: seconds without a syncer heartbeat after
+    which a WorkloadCluster is no longer Ready."""
     catalog = Catalog(BUILTIN_KINDS)
     for workspace_type in (ROOT_TYPE, *BUILTIN_TYPES):
         kinds = [k for crd in system_crds(workspace_type) for k in custom_kinds(crd)]
@@ -63,6 +72,9 @@ def server_app(
             GarbageCollector(catalog=catalog, objects=objects),
             crd_controller,
             workspaces,
+            WorkloadClusterHealth(catalog=catalog, objects=objects, threshold=heartbeat_threshold),
+            NamespaceScheduler(catalog=catalog, objects=objects),
+            APINegotiation(catalog=catalog, objects=objects),
             *(
                 [
                     ServiceAccountTokens(
@@ -72,6 +84,7 @@ def server_app(
                 if token_issuer is not None
                 else []
             ),
+            *extra_controllers,
         ],
         startup=[
             workspaces.load,
