@@ -454,7 +454,7 @@ class ResourceSyncer:
         for obj in items:
             key = _key(obj)
             seen.add(key)
-            self.upstream[key] = obj
+            self.upstream[key] = _slim(obj)
             self.queue.add(key)
         for key in [k for k in self.upstream if k not in seen]:
             del self.upstream[key]
@@ -488,7 +488,7 @@ class ResourceSyncer:
             if self.journal.get(self.name, key) is not None:
                 self.suspects.add(key)
         else:
-            self.upstream[key] = obj
+            self.upstream[key] = _slim(obj)
         self.queue.add(key)
         self.latest_revision = revision
         return str(revision) if revision else None
@@ -510,7 +510,7 @@ class ResourceSyncer:
                     for obj in items:
                         key = self._upstream_key(obj)
                         if key is not None:
-                            current[key] = obj
+                            current[key] = _slim(obj)
                     for key in set(self.downstream) | set(current):
                         self.queue.add(key)
                     self.downstream = current
@@ -567,7 +567,7 @@ class ResourceSyncer:
         if kind == "DELETED":
             self.downstream.pop(key, None)
         else:
-            self.downstream[key] = obj
+            self.downstream[key] = _slim(obj)
         self.queue.add(key)
         return str(revision) if revision else None
 
@@ -654,7 +654,7 @@ class ResourceSyncer:
         if self.finalizer not in (_meta(up).get("finalizers") or []):
             path = resource.object_path(self.engine.prefix, key[0], key[1])
             up = await self.engine.up.patch(path, _add_finalizer_patch(up, self.finalizer), "json")
-            self.upstream[key] = up
+            self.upstream[key] = _slim(up)
         desired = transform.downstream_object(
             resource.resource, up, self.engine.options.logical_cluster
         )
@@ -688,7 +688,7 @@ class ResourceSyncer:
             if upstream is not None and exc.code is not None and 400 <= exc.code < 500:
                 await self.engine.report(resource, upstream, "SyncFailed", exc.message)
             raise
-        self.downstream[key] = applied
+        self.downstream[key] = _slim(applied)
 
     async def _status_up(self, resource: Resource, key: Key, entry: Entry) -> None:
         down = self.downstream.get(key)
@@ -771,6 +771,15 @@ class _ExpiredError(Exception):
 def _key(obj: Obj) -> Key:
     meta = _meta(obj)
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def _slim(obj: Obj) -> Obj:
+    """``obj`` without managedFields, often its largest part, which the engine never reads:
+    the caches hold one copy per object on each side."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        meta.pop("managedFields")
+    return obj
 
 
 def _gone_from_us(obj: Obj, selector: str) -> bool:
