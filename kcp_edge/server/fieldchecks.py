@@ -5,16 +5,26 @@ Strict`` on create -f, apply, replace and edit), and without the parameter the a
 (``Warn``), which kubectl prints as ``Warning: unknown field "..."``. The checks are the pure
 functions of ``apimachinery/fieldvalidation.py`` against the kind's bundled schema; this module
 picks the directive, runs them and turns warnings into ``Warning`` headers.
+
+Before those, whatever the directive, a built-in object must decode into its Go type
+(``apimachinery/godecode.py``): a field of the wrong JSON type is the decoder's 400 on create
+and update, and a 422 on field ``patch`` for a patch result. Custom resources have their
+structural schema instead (``custom.admit``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kcp_edge.apimachinery import errors, godecode
 from kcp_edge.apimachinery import fieldvalidation as fv
+from kcp_edge.apimachinery.names import go_quote
+from kcp_edge.apimachinery.names import invalid as invalid_field
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.openapi_data import component_schemas
@@ -42,11 +52,27 @@ def check_object(
         if raw is not None and mode is not fv.FieldValidation.IGNORE:
             problems += fv.duplicate_fields(raw)
         return _outcome(kind, mode, problems, verb=verb)
-    if mode is fv.FieldValidation.IGNORE or not kind.schema:
+    if not kind.schema:
         return []
     schemas = component_schemas(group=kind.group, version=kind.version)
+    if _typed_as(kind, obj):
+        problem = godecode.decode_error(obj, schemas=schemas, root=kind.schema)
+        if problem is not None:
+            version = go_quote(kind.version)
+            raise errors.bad_request(
+                f"{kind.kind} in version {version} cannot be handled as a {kind.kind}: {problem}"
+            )
+    if mode is fv.FieldValidation.IGNORE:
+        return []
     problems = fv.strict_errors(obj, schemas=schemas, root=kind.schema, raw=raw)
     return _outcome(kind, mode, problems, verb=verb)
+
+
+def _typed_as(kind: ResourceKind, obj: dict[str, Any]) -> bool:
+    """The body claims the endpoint's type (else the type check answers, as the decoder does)."""
+    return (obj.get("apiVersion") or kind.group_version) == kind.group_version and (
+        obj.get("kind") or kind.kind
+    ) == kind.kind
 
 
 def check_patched(
@@ -60,17 +86,58 @@ def check_patched(
     custom = custom_kind(kind)
     if custom is not None:
         problems = custom.admit(patched)
-    elif mode is fv.FieldValidation.IGNORE or not kind.schema:
+    elif not kind.schema:
         return []
     else:
         schemas = component_schemas(group=kind.group, version=kind.version)
+        _check_patched_types(kind, schemas, patched, patch=patch, patch_type=patch_type)
+        if mode is fv.FieldValidation.IGNORE:
+            return []
         problems = fv.patch_strict_errors(
             patched, schemas=schemas, root=kind.schema, patch=patch, patch_type=patch_type
         )
     invalid = ""
     if problems and mode is fv.FieldValidation.STRICT:
-        invalid = fv.patch_invalid_value(patch_type, patched=patched)
+        invalid = _invalid_value(patched, patch=patch, patch_type=patch_type)
     return _outcome(kind, mode, problems, verb="patch", invalid_value=invalid)
+
+
+def _check_patched_types(
+    kind: ResourceKind,
+    schemas: Mapping[str, Mapping[str, Any]],
+    patched: dict[str, Any],
+    *,
+    patch: bytes,
+    patch_type: str,
+) -> None:
+    """A patch result that does not decode is a 422 on ``patch``, before any strict error: a
+    strategic merge patch result goes through the unstructured converter, others through JSON."""
+    if patch_type == fv.STRATEGIC_PATCH:
+        problem = godecode.convert_error(patched, schemas=schemas, root=kind.schema)
+    else:
+        problem = godecode.decode_error(patched, schemas=schemas, root=kind.schema)
+    if problem is None:
+        return
+    error = invalid_field(
+        "patch", _invalid_value(patched, patch=patch, patch_type=patch_type), problem
+    )
+    raise errors.StatusError(
+        code=422,
+        reason="Invalid",
+        message=f' "" is invalid: {error}',
+        details={"causes": [error.cause()]},
+    )
+
+
+def _invalid_value(patched: dict[str, Any], *, patch: bytes, patch_type: str) -> str:
+    """The patched object, or for a strategic merge patch the patch map as decoded."""
+    decoded: Any = None
+    if patch_type == fv.STRATEGIC_PATCH:
+        try:
+            decoded = orjson.loads(patch)
+        except orjson.JSONDecodeError:
+            decoded = None
+    return fv.patch_invalid_value(patch_type, patched=patched, patch=decoded)
 
 
 def _outcome(
