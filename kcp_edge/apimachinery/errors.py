@@ -13,9 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CONTINUE_EXPIRED_MESSAGE = (
+LIST_EXPIRED_MESSAGE = "The resourceVersion for the provided list is too old."
+_CONTINUE_TOO_OLD = (
     "The provided continue parameter is too old to display a consistent list result. "
-    "You can start a new list without the continue parameter, or use the continue token in "
+    "You can start a new list without the continue parameter"
+)
+CONTINUE_EXPIRED_MESSAGE = (
+    f"{_CONTINUE_TOO_OLD}, or use the continue token in "
     "this response to retrieve the remainder of the results. Continuing with the provided "
     "token results in an inconsistent list - objects that were created, modified, or deleted "
     "between the time the first chunk was returned and now may show up in the list."
@@ -23,7 +27,10 @@ CONTINUE_EXPIRED_MESSAGE = (
 
 
 class StatusError(Exception):
-    """A failure answered with a Kubernetes ``Status`` (``details`` None: no details field)."""
+    """A failure answered with a Kubernetes ``Status`` (``details`` None: no details field).
+
+    ``continue_token``: the Status's ``metadata.continue`` (an expired list's fresh token).
+    """
 
     def __init__(
         self,
@@ -32,12 +39,14 @@ class StatusError(Exception):
         reason: str,
         message: str,
         details: Mapping[str, Any] | None = None,
+        continue_token: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
         self.details = details
+        self.continue_token = continue_token
 
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:
@@ -157,6 +166,19 @@ def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> Status
 
 def expired(message: str) -> StatusError:
     return StatusError(code=410, reason="Expired", message=message, details={})
+
+
+def continue_expired(fresh_token: str | None) -> StatusError:
+    """A list continued from a compacted token; ``fresh_token`` continues it at the latest."""
+    if fresh_token is None:
+        return expired(f"{_CONTINUE_TOO_OLD}.")
+    return StatusError(
+        code=410,
+        reason="Expired",
+        message=CONTINUE_EXPIRED_MESSAGE,
+        details={},
+        continue_token=fresh_token,
+    )
 
 
 def too_old_resource_version(requested: int, oldest: int) -> StatusError:

@@ -31,7 +31,7 @@ NOT_IN = "notin"
 GREATER_THAN = "gt"
 LESS_THAN = "lt"
 
-_BINARY_OPERATORS = ("in", "notin", "=", "==", "!=", ">", "<")
+_BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
 _TOKEN_OPERATORS = {
     "in": IN,
     "notin": NOT_IN,

@@ -120,8 +120,8 @@ class ObjectStore:
                 )
             except CompactedError as exc:
                 if token is not None:
-                    raise errors.expired(errors.CONTINUE_EXPIRED_MESSAGE) from exc
-                raise errors.too_old_resource_version(exc.requested, exc.compacted) from exc
+                    raise errors.continue_expired(exc.continue_token) from exc
+                raise errors.expired(errors.LIST_EXPIRED_MESSAGE) from exc
             except InvalidContinueError as exc:
                 raise errors.bad_request(f"continue key is not valid: {exc}") from exc
             except FutureRevisionError as exc:

@@ -47,13 +47,18 @@ _REASONS = {
 
 
 def status_body(
-    *, code: int, reason: str, message: str, details: Mapping[str, Any] | None = None
+    *,
+    code: int,
+    reason: str,
+    message: str,
+    details: Mapping[str, Any] | None = None,
+    continue_token: str | None = None,
 ) -> bytes:
     """The JSON bytes of a failure ``Status``, fields in the order the apiserver writes them."""
     status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
-        "metadata": {},
+        "metadata": {"continue": continue_token} if continue_token else {},
         "status": "Failure",
         "message": message,
         "reason": reason,
@@ -71,8 +76,11 @@ def status_response(
     message: str,
     details: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    continue_token: str | None = None,
 ) -> Response:
-    body = status_body(code=code, reason=reason, message=message, details=details)
+    body = status_body(
+        code=code, reason=reason, message=message, details=details, continue_token=continue_token
+    )
     return Response(body, status_code=code, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
@@ -88,7 +96,11 @@ async def _on_status_error(_request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StatusError):  # registered for StatusError only
         raise exc
     return status_response(
-        code=exc.code, reason=exc.reason, message=exc.message, details=exc.details
+        code=exc.code,
+        reason=exc.reason,
+        message=exc.message,
+        details=exc.details,
+        continue_token=exc.continue_token,
     )
 
 

@@ -133,7 +133,7 @@ _TOKEN_VERSION = "kcp-edge.storage/v1"  # noqa: S105 - a format tag, not a secre
 
 
 def encode_continue(revision: int, last_key: bytes) -> str:
-    """An opaque, URL-safe token: the list's revision and the last key returned."""
+    """An opaque, URL-safe token: the list's revision (0: the latest) and the last key returned."""
     body = json.dumps(
         {"v": _TOKEN_VERSION, "rv": revision, "start": base64.b64encode(last_key).decode()},
         separators=(",", ":"),
@@ -154,7 +154,7 @@ def decode_continue(token: str, prefix: bytes) -> tuple[Revision, bytes]:
         if isinstance(exc, InvalidContinueError):
             raise
         raise InvalidContinueError(f"continue key is not valid: {exc}") from exc
-    if not isinstance(revision, int) or revision <= 0:
+    if not isinstance(revision, int) or revision < 0:
         raise InvalidContinueError("continue key is not valid: bad revision")
     if not last_key.startswith(prefix):
         raise InvalidContinueError("continue key is not valid: it belongs to another list")

@@ -33,11 +33,16 @@ class CompactedError(StorageError):
     """The requested revision is older than the compaction window.
 
     Kubernetes answers this with 410 Gone (reason ``Expired``): the client must re-list.
+    A list continued from a compacted token carries ``continue_token``: one continuing the same
+    list after the same key, at the latest revision (the apiserver hands it to the client).
     """
 
-    def __init__(self, requested: int, compacted: int) -> None:
+    def __init__(
+        self, requested: int, compacted: int, *, continue_token: str | None = None
+    ) -> None:
         self.requested = requested
         self.compacted = compacted
+        self.continue_token = continue_token
         super().__init__(
             f"required revision {requested} has been compacted (compact revision {compacted})"
         )
@@ -60,6 +65,7 @@ class WatchExpiredError(CompactedError):
         )
         self.requested = last_revision
         self.compacted = last_revision
+        self.continue_token = None
 
 
 class FutureRevisionError(StorageError):

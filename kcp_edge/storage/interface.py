@@ -239,8 +239,9 @@ class Store(Protocol):
         ``revision`` 0 reads the latest. ``limit`` 0 means all. With ``continue_token`` (from a
         previous page of the same prefix) the read continues after the last key returned, at the
         first page's revision, whatever was written since: pages are one consistent snapshot.
-        A token whose revision was compacted raises `CompactedError` (Kubernetes: 410 Expired);
-        a foreign token raises `InvalidContinueError`; ``revision`` is ignored with a token.
+        A token whose revision was compacted raises `CompactedError` (Kubernetes: 410 Expired)
+        carrying a token that continues after the same key at the latest revision; a foreign
+        token raises `InvalidContinueError`; ``revision`` is ignored with a token.
         """
         ...
 

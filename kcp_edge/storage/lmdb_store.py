@@ -560,7 +560,13 @@ class LmdbStore:
         items: builtins.list[KeyValue] = []
         more = False
         with self._read() as txn:
-            at = self._check_revision(txn, revision)
+            try:
+                at = self._check_revision(txn, revision)
+            except CompactedError as exc:
+                if continue_token is None:
+                    raise
+                fresh = codec.encode_continue(0, start)
+                raise CompactedError(exc.requested, exc.compacted, continue_token=fresh) from exc
             cursor = txn.cursor(db=self._keys)
             ok = cursor.set_range(start)
             if ok and skip_first and cursor.key() == start:

@@ -350,11 +350,6 @@ def test_an_invalid_label_selector_is_a_bad_request(api: Api, selector: str, mes
     expect_status(resp, 400, "BadRequest", message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge lists the operators as '>, <'; the apiserver's label parser names them "
-    "'gt, lt' (selection.GreaterThan/LessThan)",
-)
 def test_an_invalid_label_selector_message(api: Api) -> None:
     resp = api.call("GET", api.path(query="labelSelector=a%20b"))
     expect_status(
@@ -468,12 +463,6 @@ def test_an_expired_continue_token_is_gone(
     expect_status(resp, 410, "Expired", CONTINUE_EXPIRED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge's 410 for an expired continue token says 'use the continue token in this "
-    "response' but carries none; the apiserver puts a fresh token (continuing at the latest "
-    "version) in the Status's metadata.continue",
-)
 def test_an_expired_continue_token_answer_carries_a_new_token(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:
@@ -501,12 +490,6 @@ def test_a_watch_from_a_compacted_version_is_an_error_event(
     assert status["message"].startswith(f"too old resource version: {compacted.version} (")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge words an exact list at a compacted resourceVersion like the watch error "
-    "('too old resource version: N (M)'); the apiserver's message for lists is 'The "
-    "resourceVersion for the provided list is too old.'",
-)
 def test_an_exact_list_at_a_compacted_version_is_gone(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:

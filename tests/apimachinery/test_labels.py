@@ -162,7 +162,7 @@ def test_a_value_over_63_bytes_is_refused_with_its_path() -> None:
         ("!x=a", "found '=', expected: ',' or 'end of string'"),
         (",x", "found ',', expected: !, identifier, or 'end of string'"),
         ("x,", "found '', expected: identifier after ','"),
-        ("x y", "unable to parse requirement: found 'y', expected: in, notin, =, ==, !=, >, <"),
+        ("x y", "unable to parse requirement: found 'y', expected: in, notin, =, ==, !=, gt, lt"),
         ("x in", "unable to parse requirement: found '' expected: '('"),
         ("x in (a b)", "unable to parse requirement: found 'b', expected: ',' or ')'"),
         ("x in ((a)", "unable to parse requirement: found '(', expected: ',', ')' or identifier"),

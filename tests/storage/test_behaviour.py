@@ -235,8 +235,13 @@ def test_list_continue_whose_revision_was_compacted_fails_as_expired(store: Stor
     page = store.list(b"/r/", limit=2)
     store.update(b"/r/0", b"w", expected_revision=0)
     store.compact(store.current_revision)
-    with pytest.raises(CompactedError):
+    with pytest.raises(CompactedError) as caught:
         store.list(b"/r/", limit=2, continue_token=page.continue_token)
+    fresh = caught.value.continue_token
+    assert fresh is not None
+    rest = store.list(b"/r/", continue_token=fresh)
+    assert [kv.key for kv in rest.items] == [b"/r/2", b"/r/3", b"/r/4"]
+    assert rest.revision == store.current_revision
 
 
 def test_list_with_a_foreign_continue_token_is_invalid(store: Store) -> None:
