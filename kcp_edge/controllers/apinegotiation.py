@@ -48,10 +48,9 @@ The import a syncer writes (cluster-scoped, ``apiresource.kcp.dev/v1alpha1``)::
       openAPIV3Schema: {...structural schema, e.g. openapiimport.crd_schema_from_openapi...}
 
 Core-group resources that kcp-edge does not build in (``services`` from ``/openapi/v3/api/v1``)
-are negotiated (imports get ``Compatible``, the NegotiatedAPIResource is written with
-``publish: false``) but not published: a CRD of group ``""`` would replace the workspace's
-``/openapi/v3/api/v1`` document with one of its own and break ``kubectl explain``/``apply`` of
-the built-in core kinds. Their imports are ``Available=False`` (reason ``NotPublished``).
+are published as ``<plural>.core`` CRDs with ``spec.group: ""`` and served under ``/api/v1``;
+discovery serves their OpenAPI from the bundled Kubernetes ``/api/v1`` document, so the
+built-in core kinds keep theirs.
 Negotiated CRDs of Kubernetes' dotless groups (``apps``) are accepted by CRD validation because
 of the marker annotation (``registry/crds.py``).
 """
@@ -89,10 +88,6 @@ SPEC_HASH_ANNOTATION = "apiresource.kcp.dev/negotiated-spec"
 UNAPPROVED = "unapproved, imported from an edge cluster by kcp-edge's API negotiation"
 """The API approval a ``*.k8s.io`` group's CRD needs (``networking.k8s.io`` ingresses)."""
 INCOMPATIBLE = "IncompatibleSchema"
-CORE_NOT_PUBLISHED = (
-    "core-group resources are negotiated but not published: kcp-edge serves /api/v1 OpenAPI "
-    "from its built-in document only"
-)
 ACCEPTED, REFUSED = "Accepted", "Incompatible"
 _DEFAULT_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
 _SCALE_KEYS = ("specReplicasPath", "statusReplicasPath", "labelSelectorPath")
@@ -253,7 +248,7 @@ class APINegotiation:
                 cluster = self._dirty.pop()
                 try:
                     await self.reconcile(cluster)
-                except (StatusError, StorageError):
+                except Exception:  # one workspace's failure must not stop the others
                     log.exception("API negotiation: reconciling %s failed; retrying", cluster)
                     self._dirty.add(cluster)
                     await asyncio.sleep(RETRY_SECONDS)
@@ -309,13 +304,9 @@ class APINegotiation:
         }
         if fold.schema is None or not fold.accepted:
             return verdicts
-        core = not gvr[0]
-        spec = {**_common_spec(fold.accepted[0], fold.accepted), "publish": not core}
+        spec = {**_common_spec(fold.accepted[0], fold.accepted), "publish": True}
         spec["openAPIV3Schema"] = fold.schema
-        if core:
-            published, why = False, CORE_NOT_PUBLISHED
-        else:
-            published, why = await self._publish(cluster, spec, found_crds)
+        published, why = await self._publish(cluster, spec, found_crds)
         conditions = [
             ("Submitted", True, "Submitted", ""),
             ("Published", published, "Published" if published else "Pending", why),

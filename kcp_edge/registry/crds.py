@@ -53,6 +53,8 @@ API_APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
 NEGOTIATED_ANNOTATION = "apiresource.kcp.dev/negotiated"
 """``"true"`` on the CRDs the API negotiation controller publishes (kcp-edge's marker): they
 keep Kubernetes' own group names, dotless ones included, and the controller owns them."""
+CORE_GROUP_NAME = "core"
+"""How a negotiated CRD of the core group (``spec.group: ""``) is named: ``services.core``."""
 KUBERNETES_GROUPS = frozenset({"apps", "batch", "autoscaling", "policy", "extensions"})
 """Kubernetes' dotless API groups kcp-edge does not serve itself: like kcp, it accepts CRDs for
 them (``deployments.apps`` installed by hand, or published by API negotiation)."""
@@ -565,7 +567,8 @@ def _validate_group_and_scope(spec: Mapping[str, Any], *, negotiated: bool) -> l
     errs: list[FieldError] = []
     group = _str(spec.get("group"))
     if not group:
-        errs.append(_required("spec.group"))
+        if not negotiated:  # the core group, published as <plural>.core by API negotiation
+            errs.append(_required("spec.group"))
     elif problems := names.is_dns1123_subdomain(group):
         errs.append(_invalid("spec.group", group, ",".join(problems)))
     elif len(group.split(".")) < 2 and not negotiated and group not in KUBERNETES_GROUPS:
@@ -828,7 +831,8 @@ def validate_crd(
     crd_names = _map(spec.get("names"))
     if old is None:
         name = _str(_map(crd.get("metadata")).get("name"))
-        wanted = _str(crd_names.get("plural")) + "." + _str(spec.get("group"))
+        group = _str(spec.get("group")) or (CORE_GROUP_NAME if is_negotiated(crd) else "")
+        wanted = _str(crd_names.get("plural")) + "." + group
         if name and name != wanted:
             out.append(
                 _invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group').cause()

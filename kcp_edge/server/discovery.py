@@ -88,7 +88,7 @@ class Discovery:
         kcp's system CRDs of its workspace type), built once per change."""
         by_key: dict[str, list[ResourceKind]] = {}
         for kind in self._catalog.kinds(cluster):
-            if custom_kind(kind) is None:
+            if custom_kind(kind) is None or not kind.group:  # core: see _openapi
                 continue
             key = openapi.document_key(group=kind.group, version=kind.version)
             by_key.setdefault(key, []).append(kind)
@@ -107,7 +107,13 @@ class Discovery:
 
     def _openapi(self, request: Request, info: RequestInfo, path: str) -> Response:
         custom = self._custom_documents(info.cluster)
-        served = [k for k in self._catalog.kinds(info.cluster) if custom_kind(k) is None]
+        # Built-in kinds, and core-group kinds published by API negotiation (services): their
+        # schemas come from the bundled /api/v1 document, which a CRD's document would replace.
+        served = [
+            k
+            for k in self._catalog.kinds(info.cluster)
+            if custom_kind(k) is None or not k.group
+        ]
         if path == "/openapi/v3":
             result = openapi.serve_index(
                 self._documents.index(kinds=served, extra=custom.values()),

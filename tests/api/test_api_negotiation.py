@@ -460,15 +460,26 @@ def _create_or_none(apps: client.AppsV1Api, body: dict[str, Any]) -> Any:
         raise
 
 
-def test_core_group_imports_are_negotiated_but_not_published(ws: Workspace) -> None:
+def test_core_group_imports_are_served_under_api_v1(ws: Workspace) -> None:
     east = ws.workload_cluster("east")
     schema = crd_schema_from_openapi(_document("api__v1"), "", "v1", "Service")
-    name = ws.import_resource(east, group="", plural="services", kind="Service", schema=schema)
-    available = ws.wait_condition(IMPORTS, name, "Available", "False")
-    assert available["reason"] == "NotPublished"
-    assert ws.conditions(IMPORTS, name)["Compatible"]["status"] == "True"
-    assert (ws.get(NEGOTIATED, "services.v1.core") or {})["spec"]["publish"] is False
-    assert ws.names(CRDS) == []
+    name = ws.import_resource(
+        east, group="", plural="services", kind="Service", schema=schema, short_names=("svc",)
+    )
+    ws.wait_condition(IMPORTS, name, "Available", "True")
+    assert (ws.get(NEGOTIATED, "services.v1.core") or {})["spec"]["publish"] is True
+    assert ws.names(CRDS) == ["services.core"]
+    rows = ws.kubectl("api-resources")
+    assert re.search(r"^services\s+svc\s+v1\s+true\s+Service$", rows, re.M), rows
+    wait_for(
+        lambda: "services" in ws.kubectl("api-resources", "--api-group=", "-o", "name").split(),
+        "services in discovery",
+    )
+    ws.kubectl("create", "service", "clusterip", "web", "--tcp=80:8080")
+    got = json.loads(ws.kubectl("get", "service", "web", "-o", "json"))
+    assert got["spec"]["ports"][0]["targetPort"] == 8080
+    assert "ports" in ws.kubectl("explain", "services.spec")
+    assert "ConfigMap" in ws.kubectl("explain", "configmaps"), "built-in core kinds keep theirs"
 
 
 def test_the_last_import_gone_leaves_the_crd(ws: Workspace) -> None:
