@@ -50,6 +50,9 @@ CLUSTER_FINALIZER = "workload.kcp-edge.dev/syncer"
 WORKERS = 4
 PAGE = 500
 WATCH_SECONDS = 300
+WATCH_IDLE_SECONDS = 150.0
+"""A watch silent for this long is dead (a half-open connection): servers send a BOOKMARK
+about every minute to watchers that allow them."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Syncer:
         self.known_namespaces: set[str] = set()
         self.syncers: list[ResourceSyncer] = []
         self._wake = asyncio.Event()
+        self._offline: list[asyncio.Task[None]] = []
         for namespace in journal.namespaces():
             self._remember(namespace)
 
@@ -127,7 +131,18 @@ class Syncer:
 
     async def run(self) -> None:
         """Sync until cancelled, or until the WorkloadCluster is deleted and cleaned up."""
-        await self._first_contact()
+        try:
+            await self._first_contact()
+            await self._run()
+        finally:
+            for syncer in self.syncers:
+                syncer.stop()
+            offline, self._offline = self._offline, []
+            for task in offline:
+                task.cancel()
+            await asyncio.gather(*offline, return_exceptions=True)
+
+    async def _run(self) -> None:
         from syncer.importer import APIImporter  # noqa: PLC0415 - importer imports this module
 
         importer = APIImporter(self)
@@ -175,6 +190,10 @@ class Syncer:
             log.info("workload cluster %s has a new uid %s: journal reset", self.cluster_path, uid)
             self.locators.clear()
         self.state.uid = uid
+        last_mode = str(((cluster.get("status") or {}).get("syncer") or {}).get("mode", ""))
+        if last_mode and last_mode.lower() != self.options.mode.lower():
+            log.info("the %s-mode syncer ran last: relisting instead of resuming", last_mode)
+            self.journal.drop_watermarks()
         self._consider_cluster(cluster)
 
     def _start_offline(self) -> None:
@@ -186,7 +205,7 @@ class Syncer:
             if self.journal.entries(name):
                 offline = ResourceSyncer(self, None, name)
                 self.syncers.append(offline)
-                asyncio.create_task(offline.run_offline())  # noqa: RUF006 - cancelled via .stop
+                self._offline.append(asyncio.create_task(offline.run_offline()))
 
     def _consider_cluster(self, cluster: Obj) -> None:
         meta = _meta(cluster)
@@ -215,7 +234,7 @@ class Syncer:
                         "resource %s is not served yet by both clusters (%s); waiting", name, exc
                     )
                 failures += 1
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(min(30.0, 1.0 + backoff(failures, base=0.1)))
         for stale in [s for s in self.syncers if s.name == name]:
             stale.stop()
             self.syncers.remove(stale)
@@ -235,8 +254,12 @@ class Syncer:
         while True:
             try:
                 cluster = await self.up.get(self.cluster_path)
+                if str(_meta(cluster).get("uid", "")) != self.state.uid:
+                    log.warning("workload cluster %s was re-created: restarting", self.cluster_path)
+                    self.state.finished.set()
+                    return
                 self._consider_cluster(cluster)
-                if _meta(cluster).get("deletionTimestamp"):
+                if _meta(cluster).get("deletionTimestamp") and self.state.active.is_set():
                     await self._cluster_deleted(cluster)
                     return
                 if self.state.active.is_set():
@@ -285,13 +308,25 @@ class Syncer:
             await syncer.release_all(delete_downstream=not orphan)
         if not orphan:
             for namespace in sorted(self.known_namespaces | set(self.locators)):
-                with contextlib.suppress(ApiError):
-                    await self.down.delete(f"/api/v1/namespaces/{namespace}")
+                await self._delete_own_namespace(namespace)
         fresh = await self.up.get(self.cluster_path)
         patch = _remove_finalizer_patch(fresh, CLUSTER_FINALIZER)
         if patch:
             await self.up.patch(self.cluster_path, patch, "json")
         self.state.finished.set()
+
+    async def _delete_own_namespace(self, namespace: str) -> None:
+        """Delete a ``kcp…`` namespace at the edge if it carries this cluster's label (another
+        WorkloadCluster may share the edge and the namespace)."""
+        path = f"/api/v1/namespaces/{namespace}"
+        try:
+            found = await self.down.get(path)
+            labels = _meta(found).get("labels") or {}
+            if labels.get(naming.CLUSTER_LABEL) == self.options.workload_cluster:
+                await self.down.delete(path)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
 
     # --- shared helpers -------------------------------------------------------------------------
 
@@ -386,6 +421,9 @@ class ResourceSyncer:
         self.suspects: set[Key] = set()
         self.queue: KeyQueue[Key] = KeyQueue()
         self.down_ready = False
+        self.up_synced = False
+        """Whether the upstream side is current: relisted, or resumed from our own watermark."""
+        self.offline = resource is None
         self.latest_revision: str | None = None
         self.finalizer = naming.finalizer_name(engine.options.workload_cluster)
         self.selector = f"{naming.CLUSTER_LABEL}={engine.options.workload_cluster}"
@@ -430,6 +468,7 @@ class ResourceSyncer:
             try:
                 if revision is None:
                     revision = await self._relist(path)
+                self.up_synced = True
                 started, events = time.monotonic(), 0
                 async for event in self._watch(self.engine.up, path, revision):
                     revision = self._upstream_event(event) or revision
@@ -440,9 +479,11 @@ class ResourceSyncer:
             except _ExpiredError:
                 log.info("%s: watch expired upstream; relisting", self.name)
                 revision = None
+                failures = await _pause_if_repeated(failures)
             except ApiError as exc:
                 if exc.code == 410:
                     revision = None
+                    failures = await _pause_if_repeated(failures)
                     continue
                 log.warning("%s: upstream watch failed: %s", self.name, exc.message)
                 await asyncio.sleep(backoff(failures, base=0.5))
@@ -485,7 +526,8 @@ class ResourceSyncer:
         key = _key(obj)
         if kind == "DELETED":
             self.upstream.pop(key, None)
-            if self.journal.get(self.name, key) is not None:
+            ours = self.finalizer in (_meta(obj).get("finalizers") or [])
+            if ours or self.journal.get(self.name, key) is not None:
                 self.suspects.add(key)
         else:
             self.upstream[key] = _slim(obj)
@@ -526,9 +568,11 @@ class ResourceSyncer:
                     failures += 1
             except _ExpiredError:
                 revision = None
+                failures = await _pause_if_repeated(failures)
             except ApiError as exc:
                 if exc.code == 410:
                     revision = None
+                    failures = await _pause_if_repeated(failures)
                     continue
                 log.warning("%s: downstream watch failed: %s", self.name, exc.message)
                 await asyncio.sleep(backoff(failures, base=0.5))
@@ -581,7 +625,8 @@ class ResourceSyncer:
     def _watch(self, client: KubeClient, path: str, revision: str) -> AsyncIterator[Obj]:
         return client.watch(
             path,
-            {
+            idle_timeout=WATCH_IDLE_SECONDS,
+            query={
                 "labelSelector": self.selector,
                 "resourceVersion": revision,
                 "allowWatchBookmarks": "true",
@@ -628,7 +673,7 @@ class ResourceSyncer:
         entry = self.journal.get(self.name, key)
         if up is not None:
             entry = await self._apply_from_upstream(resource, key, up, entry)
-        elif entry is not None and self.down_ready:
+        elif entry is not None and self.down_ready and (self.up_synced or self.offline):
             down = self.downstream.get(key)
             if down is None or transform.drifted(down, entry.desired):
                 await self._apply(resource, key, entry.desired)
@@ -639,11 +684,19 @@ class ResourceSyncer:
         """The upstream object, fetched to decide about a copy the watch no longer shows:
         None only when the control plane says it does not exist (same epoch)."""
         path = resource.object_path(self.engine.prefix, key[0], key[1])
+        before = self.upstream.get(key)
         try:
             obj = await self.engine.up.get(path)
         except ApiError as exc:
-            if exc.code == 404 and self.journal.epoch == self.engine.state.uid:
-                self.upstream.pop(key, None)
+            details = (exc.status or {}).get("details") or {}
+            if (
+                exc.code == 404
+                and exc.reason == "NotFound"
+                and details.get("name") == key[1]
+                and self.journal.epoch == self.engine.state.uid
+            ):
+                if self.upstream.get(key) is before:
+                    self.upstream.pop(key, None)
                 return None
             raise
         return obj
@@ -651,23 +704,27 @@ class ResourceSyncer:
     async def _apply_from_upstream(
         self, resource: Resource, key: Key, up: Obj, entry: Entry | None
     ) -> Entry:
-        if self.finalizer not in (_meta(up).get("finalizers") or []):
-            path = resource.object_path(self.engine.prefix, key[0], key[1])
-            up = await self.engine.up.patch(path, _add_finalizer_patch(up, self.finalizer), "json")
-            self.upstream[key] = _slim(up)
         desired = transform.downstream_object(
             resource.resource, up, self.engine.options.logical_cluster
         )
         digest = transform.content_hash(desired)
+        uid = str(_meta(up).get("uid", ""))
+        if self.finalizer not in (_meta(up).get("finalizers") or []):
+            if entry is None:  # known before the finalizer exists, so it is always released
+                entry = Entry(desired, "", uid)
+                self.journal.put(self.name, key, entry)
+            before = self.upstream.get(key)
+            path = resource.object_path(self.engine.prefix, key[0], key[1])
+            up = await self.engine.up.patch(path, _add_finalizer_patch(up, self.finalizer), "json")
+            if self.upstream.get(key) is before:  # else the watch brought something newer
+                self.upstream[key] = _slim(up)
         down = self.downstream.get(key)
         stale = entry is None or entry.hash != digest
         missing = self.down_ready and down is None
         if stale or missing or (down is not None and transform.drifted(down, desired)):
             await self._apply(resource, key, desired, upstream=up)
         if stale:
-            entry = Entry(
-                desired, digest, str(_meta(up).get("uid", "")), entry.status_hash if entry else None
-            )
+            entry = Entry(desired, digest, uid, entry.status_hash if entry else None)
             self.journal.put(self.name, key, entry)
         assert entry is not None
         return entry
@@ -677,6 +734,7 @@ class ResourceSyncer:
     ) -> None:
         namespace = await self.engine.ensure_namespace(key[0])
         name = _meta(desired)["name"]
+        before = self.downstream.get(key)
         try:
             applied = await self.engine.down.apply(
                 resource.object_path("", namespace, name),
@@ -685,10 +743,13 @@ class ResourceSyncer:
                 force=True,
             )
         except ApiError as exc:
+            if exc.code == 404:  # the namespace went away at the edge: create it again
+                self.engine.known_namespaces.discard(namespace)
             if upstream is not None and exc.code is not None and 400 <= exc.code < 500:
                 await self.engine.report(resource, upstream, "SyncFailed", exc.message)
             raise
-        self.downstream[key] = _slim(applied)
+        if self.downstream.get(key) is before:  # else the watch brought something newer
+            self.downstream[key] = _slim(applied)
 
     async def _status_up(self, resource: Resource, key: Key, entry: Entry) -> None:
         down = self.downstream.get(key)
@@ -708,31 +769,40 @@ class ResourceSyncer:
             raise
         self.journal.set_status_hash(self.name, key, digest)
 
-    async def _delete_downstream(self, resource: Resource, key: Key) -> None:
+    async def _delete_downstream(
+        self, resource: Resource, key: Key, *, keep_entry: bool = False
+    ) -> None:
         entry = self.journal.get(self.name, key)
         namespace = naming.Locator(self.engine.options.logical_cluster, key[0])
         name = naming.downstream_name(resource.resource, key[1])
         if entry is not None:
             name = _meta(entry.desired).get("name", name)
         path = resource.object_path("", namespace.downstream_namespace(), name)
-        try:
-            await self.engine.down.delete(path, propagation_policy="Background")
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
-        self.downstream.pop(key, None)
-        self.journal.remove(self.name, key)
+        copy = self.downstream.get(key)
+        foreign = copy is not None and _gone_from_us(copy, self.selector)
+        if not foreign:  # a copy another WorkloadCluster applied to a shared edge stays
+            try:
+                await self.engine.down.delete(path, propagation_policy="Background")
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        if not keep_entry:
+            self.downstream.pop(key, None)
+            self.journal.remove(self.name, key)
 
     async def _release(self, resource: Resource, key: Key, up: Obj) -> None:
         """The object is deleting upstream or no longer scheduled here: delete the copy, then
         let go of the upstream object."""
-        await self._delete_downstream(resource, key)
-        self.upstream.pop(key, None)
+        await self._delete_downstream(resource, key, keep_entry=True)
+        if self.upstream.get(key) is up:
+            self.upstream.pop(key, None)
         await self._drop_finalizer(resource, key, up)
+        self.downstream.pop(key, None)
+        self.journal.remove(self.name, key)
 
     async def _drop_finalizer(self, resource: Resource, key: Key, up: Obj) -> None:
         path = resource.object_path(self.engine.prefix, key[0], key[1])
-        for _ in range(5):
+        for attempt in range(6):
             patch = _remove_finalizer_patch(up, self.finalizer)
             if patch is None:
                 return
@@ -742,8 +812,9 @@ class ResourceSyncer:
             except ApiError as exc:
                 if exc.code == 404:
                     return
-                if exc.code not in (409, 422):
+                if exc.code not in (409, 422) or attempt == 5:
                     raise
+            await asyncio.sleep(backoff(attempt, base=0.1))
             up = await self.engine.up.get(path)
 
     async def release_all(self, *, delete_downstream: bool) -> None:
@@ -752,16 +823,25 @@ class ResourceSyncer:
         resource = self.resource
         if resource is None:
             return
-        for key in list(self.journal.entries(self.name)):
+        for key in list(self.journal.entries(self.name)):  # errors propagate: retried later
             path = resource.object_path(self.engine.prefix, key[0], key[1])
             if delete_downstream:
-                with contextlib.suppress(ApiError):
-                    await self._delete_downstream(resource, key)
-            else:
-                self.journal.remove(self.name, key)
-            with contextlib.suppress(ApiError):
+                await self._delete_downstream(resource, key, keep_entry=True)
+            try:
                 up = await self.engine.up.get(path)
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+            else:
                 await self._drop_finalizer(resource, key, up)
+            self.journal.remove(self.name, key)
+
+
+async def _pause_if_repeated(failures: int) -> int:
+    """Relist at once after one 410, with backoff after several in a row (no relist storms)."""
+    if failures:
+        await asyncio.sleep(backoff(failures, base=0.5))
+    return failures + 1
 
 
 class _ExpiredError(Exception):

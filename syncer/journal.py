@@ -90,6 +90,12 @@ class Journal:
         self._meta = {"epoch": uid}
         return True
 
+    def drop_watermarks(self) -> None:
+        """Forget every watermark: the next start relists (another engine wrote meanwhile)."""
+        with self._db:
+            self._db.execute("DELETE FROM meta WHERE key LIKE 'watermark:%'")
+        self._meta = {k: v for k, v in self._meta.items() if not k.startswith("watermark:")}
+
     def watermark(self, resource: str) -> str | None:
         return self._meta.get(f"watermark:{resource}")
 

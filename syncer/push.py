@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from kcp_edge.version import __version__
-from syncer.engine import MODE_ANNOTATION, WORKLOAD_API, Syncer, SyncerOptions
+from syncer.engine import (
+    MODE_ANNOTATION,
+    WATCH_IDLE_SECONDS,
+    WORKLOAD_API,
+    Syncer,
+    SyncerOptions,
+)
 from syncer.journal import Journal
 from syncer.kubeclient import ApiError, KubeClient
 from syncer.kubeconfig import ClientConfig, ConfigError, load_kubeconfig
@@ -103,7 +109,8 @@ class PushSyncers:
         for key in [k for k in self._running if k not in seen]:
             self._stop(key)
         revision = str((listing.get("metadata") or {}).get("resourceVersion", ""))
-        async for event in client.watch(path, {"resourceVersion": revision}):
+        query = {"resourceVersion": revision, "allowWatchBookmarks": "true"}
+        async for event in client.watch(path, query, idle_timeout=WATCH_IDLE_SECONDS):
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":
                 raise ApiError(str(obj.get("message", "")), code=obj.get("code"))
@@ -139,6 +146,20 @@ class PushSyncers:
         task.cancel()
 
     async def _engine(self, key: tuple[str, str], wanted: _Wanted) -> None:
+        """One cluster's engine, restarted with backoff if it fails (logged, never silent)."""
+        failures = 0
+        while True:
+            try:
+                await self._engine_once(key, wanted)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("push syncer %s|%s failed; restarting", *key)
+                await asyncio.sleep(backoff(failures, base=1.0))
+                failures += 1
+
+    async def _engine_once(self, key: tuple[str, str], wanted: _Wanted) -> None:
         cluster, name = key
         upstream = KubeClient(self._server, user_agent=f"kcp-edge-push-syncer/{__version__}")
         failures = 0
@@ -146,14 +167,15 @@ class PushSyncers:
             while True:
                 try:
                     downstream_config = await self._kubeconfig(upstream, cluster, name, wanted)
+                    downstream = KubeClient(
+                        downstream_config,
+                        user_agent=f"kcp-edge-push-syncer/{__version__} ({name})",
+                    )
                     break
                 except (ApiError, ConfigError) as exc:
                     log.warning("push syncer %s|%s: no usable kubeconfig: %s", cluster, name, exc)
                     await asyncio.sleep(backoff(failures, base=1.0))
                     failures += 1
-            downstream = KubeClient(
-                downstream_config, user_agent=f"kcp-edge-push-syncer/{__version__} ({name})"
-            )
             journal = Journal(self._state / f"{_safe(cluster)}_{_safe(name)}.db")
             options = SyncerOptions(
                 logical_cluster=cluster,
