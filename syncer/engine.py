@@ -262,7 +262,7 @@ class Syncer:
                 if _meta(cluster).get("deletionTimestamp") and self.state.active.is_set():
                     await self._cluster_deleted(cluster)
                     return
-                if self.state.active.is_set():
+                if self.state.active.is_set() and await self._edge_answers():
                     await self._ensure_cluster_finalizer(cluster)
                     await self.up.patch(
                         f"{self.cluster_path}/status",
@@ -289,6 +289,16 @@ class Syncer:
                 log.warning("heartbeat failed: %s", exc.message)
                 await asyncio.sleep(min(1.0 + backoff(failures, base=0.5, cap=5.0), 6.0))
                 failures += 1
+
+    async def _edge_answers(self) -> bool:
+        """Whether the edge cluster's API answers: a heartbeat says the whole path works, so a
+        syncer that cannot reach its edge (push mode, mostly) lets the cluster go NotReady."""
+        try:
+            await self.down.get("/version")
+        except ApiError as exc:
+            log.warning("edge cluster unreachable, no heartbeat: %s", exc.message)
+            return False
+        return True
 
     async def _ensure_cluster_finalizer(self, cluster: Obj) -> None:
         if CLUSTER_FINALIZER in (_meta(cluster).get("finalizers") or []):
