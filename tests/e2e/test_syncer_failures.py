@@ -360,3 +360,45 @@ def test_deleting_a_workload_cluster_cleans_or_orphans_the_edge(
             lambda: sno("get", "namespace", down_ns, check=False).returncode != 0,
             what="the downstream namespace deleted",
         )
+
+
+def test_switching_from_push_to_pull_disturbs_nothing_downstream(
+    kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
+) -> None:
+    kcp = Site(kcp_server, tmp_path / "user")
+    edge = Site(edge_server, tmp_path / "edge-admin")
+    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
+    down_ns = Locator(WORKSPACE, "app").downstream_namespace()
+    _team(kcp)
+    kcp.out("kcp", "workload", "sync", "ocp-sno", "--push", "--to-kubeconfig", str(sno.kubeconfig))
+    _ready_with_deployments(kcp)
+    kcp("create", "namespace", "app")
+    eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+    kcp("-n", "app", "create", "configmap", "kept", "--from-literal=v=1")
+    eventually(lambda: "kept" in _configmaps(sno, down_ns), what="synced in push mode")
+    before = sno.json("-n", down_ns, "get", "configmap", "kept")["metadata"]["uid"]
+    namespace_uid = sno.json("get", "namespace", down_ns)["metadata"]["uid"]
+
+    _register(kcp, "ocp-sno")  # one command: back to pull mode
+    args = _syncer_args(kcp.snapshot(tmp_path / "up"), sno.kubeconfig, "ocp-sno", tmp_path)
+    with syncer_process(args, tmp_path / "syncer.log"):
+        eventually(
+            lambda: (
+                kcp.json("get", "workloadcluster", "ocp-sno")["status"]
+                .get("syncer", {})
+                .get("mode")
+                == "Pull"
+            ),
+            what="the pull syncer heartbeating",
+        )
+        kcp("-n", "app", "patch", "configmap", "kept", "--type=merge", "-p", '{"data":{"v":"2"}}')
+        kcp("-n", "app", "create", "configmap", "new", "--from-literal=v=1")
+        eventually(
+            lambda: (
+                _configmaps(sno, down_ns).get("kept") == {"v": "2"}
+                and "new" in _configmaps(sno, down_ns)
+            ),
+            what="changes through the pull syncer",
+        )
+    assert sno.json("-n", down_ns, "get", "configmap", "kept")["metadata"]["uid"] == before
+    assert sno.json("get", "namespace", down_ns)["metadata"]["uid"] == namespace_uid
