@@ -110,9 +110,7 @@ class Discovery:
         # Built-in kinds, and core-group kinds published by API negotiation (services): their
         # schemas come from the bundled /api/v1 document, which a CRD's document would replace.
         served = [
-            k
-            for k in self._catalog.kinds(info.cluster)
-            if custom_kind(k) is None or not k.group
+            k for k in self._catalog.kinds(info.cluster) if custom_kind(k) is None or not k.group
         ]
         if path == "/openapi/v3":
             result = openapi.serve_index(
