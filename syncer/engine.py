@@ -473,29 +473,59 @@ class ResourceSyncer:
         assert self.resource is not None
         path = self.resource.collection(self.engine.prefix)
         revision = self.journal.watermark(self.name)
+        self.up_synced = revision is not None  # resuming from our own watermark
+        await self._follow(
+            "upstream",
+            self.engine.up,
+            path,
+            revision=revision,
+            relist=self._relist,
+            on_event=self._upstream_event,
+        )
+
+    async def _follow_downstream(self) -> None:
+        resource = self.resource or await self._journal_resource()
+        path = resource.collection()
+        await self._follow(
+            "downstream",
+            self.engine.down,
+            path,
+            revision=None,
+            relist=self._relist_downstream,
+            on_event=self._downstream_event,
+        )
+
+    async def _follow(
+        self,
+        side: str,
+        client: KubeClient,
+        path: str,
+        *,
+        revision: str | None,
+        relist: Callable[[str], Awaitable[str]],
+        on_event: Callable[[Obj], str | None],
+    ) -> None:
+        """List (when there is no revision to resume from) and watch one side, forever: a 410
+        relists (with backoff when repeated), other failures back off and resume."""
         failures = 0
         while True:
             try:
                 if revision is None:
-                    revision = await self._relist(path)
-                self.up_synced = True
+                    revision = await relist(path)
                 started, events = time.monotonic(), 0
-                async for event in self._watch(self.engine.up, path, revision):
-                    revision = self._upstream_event(event) or revision
+                async for event in self._watch(client, path, revision):
+                    revision = on_event(event) or revision
                     failures, events = 0, events + 1
                 if not events and time.monotonic() - started < 1.0:  # a server shutting down
                     await asyncio.sleep(backoff(failures, base=0.5))
                     failures += 1
-            except _ExpiredError:
-                log.info("%s: watch expired upstream; relisting", self.name)
-                revision = None
-                failures = await _pause_if_repeated(failures)
             except ApiError as exc:
                 if exc.code == 410:
+                    log.info("%s: %s watch expired; relisting", self.name, side)
                     revision = None
                     failures = await _pause_if_repeated(failures)
                     continue
-                log.warning("%s: upstream watch failed: %s", self.name, exc.message)
+                log.warning("%s: %s watch failed: %s", self.name, side, exc.message)
                 await asyncio.sleep(backoff(failures, base=0.5))
                 failures += 1
 
@@ -515,24 +545,28 @@ class ResourceSyncer:
                 self.queue.add(key)
         self.latest_revision = revision
         self._save_watermark()
+        self.up_synced = True
+        return revision
+
+    async def _relist_downstream(self, path: str) -> str:
+        items, revision = await _list_all(self.engine.down, path, self.selector)
+        current: dict[Key, Obj] = {}
+        for obj in items:
+            key = self._upstream_key(obj)
+            if key is not None:
+                current[key] = _slim(obj)
+        for key in set(self.downstream) | set(current) | set(self.journal.entries(self.name)):
+            self.queue.add(key)
+        self.downstream = current
+        self.down_ready = True
         return revision
 
     def _upstream_event(self, event: Obj) -> str | None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _ExpiredError
-            raise ApiError(
-                str(obj.get("message", "")),
-                code=obj.get("code"),
-                reason=str(obj.get("reason", "")),
-                status=obj,
-            )
-        revision = _meta(obj).get("resourceVersion")
+        kind, obj, revision = _parse_event(event)
         if kind == "BOOKMARK":
             self.latest_revision = revision
             self._save_watermark()
-            return str(revision) if revision else None
+            return revision
         key = _key(obj)
         if kind == "DELETED":
             self.upstream.pop(key, None)
@@ -543,50 +577,11 @@ class ResourceSyncer:
             self.upstream[key] = _slim(obj)
         self.queue.add(key)
         self.latest_revision = revision
-        return str(revision) if revision else None
+        return revision
 
     def _save_watermark(self) -> None:
         if self.queue.idle and self.latest_revision:
             self.journal.set_watermark(self.name, self.latest_revision)
-
-    async def _follow_downstream(self) -> None:
-        resource = self.resource or await self._journal_resource()
-        path = resource.collection()
-        failures = 0
-        revision: str | None = None
-        while True:
-            try:
-                if revision is None:
-                    items, revision = await _list_all(self.engine.down, path, self.selector)
-                    current: dict[Key, Obj] = {}
-                    for obj in items:
-                        key = self._upstream_key(obj)
-                        if key is not None:
-                            current[key] = _slim(obj)
-                    for key in set(self.downstream) | set(current):
-                        self.queue.add(key)
-                    self.downstream = current
-                    for key in self.journal.entries(self.name):
-                        self.queue.add(key)
-                    self.down_ready = True
-                started, events = time.monotonic(), 0
-                async for event in self._watch(self.engine.down, path, revision):
-                    revision = self._downstream_event(event) or revision
-                    failures, events = 0, events + 1
-                if not events and time.monotonic() - started < 1.0:  # a server shutting down
-                    await asyncio.sleep(backoff(failures, base=0.5))
-                    failures += 1
-            except _ExpiredError:
-                revision = None
-                failures = await _pause_if_repeated(failures)
-            except ApiError as exc:
-                if exc.code == 410:
-                    revision = None
-                    failures = await _pause_if_repeated(failures)
-                    continue
-                log.warning("%s: downstream watch failed: %s", self.name, exc.message)
-                await asyncio.sleep(backoff(failures, base=0.5))
-                failures += 1
 
     async def _journal_resource(self) -> Resource:
         """Offline: what the edge serves for this resource (the edge is local, so reachable)."""
@@ -602,28 +597,16 @@ class ResourceSyncer:
                 failures += 1
 
     def _downstream_event(self, event: Obj) -> str | None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _ExpiredError
-            raise ApiError(
-                str(obj.get("message", "")),
-                code=obj.get("code"),
-                reason=str(obj.get("reason", "")),
-                status=obj,
-            )
-        revision = _meta(obj).get("resourceVersion")
-        if kind == "BOOKMARK":
-            return str(revision) if revision else None
-        key = self._upstream_key(obj)
+        kind, obj, revision = _parse_event(event)
+        key = None if kind == "BOOKMARK" else self._upstream_key(obj)
         if key is None:
-            return str(revision) if revision else None
+            return revision
         if kind == "DELETED":
             self.downstream.pop(key, None)
         else:
             self.downstream[key] = _slim(obj)
         self.queue.add(key)
-        return str(revision) if revision else None
+        return revision
 
     def _upstream_key(self, downstream: Obj) -> Key | None:
         meta = _meta(downstream)
@@ -854,8 +837,19 @@ async def _pause_if_repeated(failures: int) -> int:
     return failures + 1
 
 
-class _ExpiredError(Exception):
-    """The watch's resourceVersion is too old: relist."""
+def _parse_event(event: Obj) -> tuple[str, Obj, str | None]:
+    """(type, object, resourceVersion) of a watch event; an ERROR event raises its Status as
+    `ApiError` (410: the revision is too old, relist)."""
+    kind, obj = str(event.get("type", "")), event.get("object") or {}
+    if kind == "ERROR":
+        raise ApiError(
+            str(obj.get("message", "")),
+            code=obj.get("code"),
+            reason=str(obj.get("reason", "")),
+            status=obj,
+        )
+    revision = _meta(obj).get("resourceVersion")
+    return kind, obj, str(revision) if revision else None
 
 
 def _key(obj: Obj) -> Key:

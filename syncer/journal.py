@@ -37,6 +37,16 @@ CREATE TABLE IF NOT EXISTS objects (
 """
 
 
+def state_file(state_dir: Path, logical_cluster: str, workload_cluster: str, suffix: str) -> Path:
+    """``<state dir>/<logical cluster>_<cluster><suffix>`` with unsafe characters replaced: one
+    syncer's files (its journal ``.db``)."""
+
+    def safe(text: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+    return state_dir / f"{safe(logical_cluster)}_{safe(workload_cluster)}{suffix}"
+
+
 @dataclass
 class Entry:
     """One upstream object the syncer owns downstream."""

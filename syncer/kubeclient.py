@@ -37,6 +37,7 @@ from urllib.parse import urlencode, urlsplit
 import h11
 import orjson
 
+from kcp_edge.apimachinery import errors
 from syncer.kubeconfig import ClientConfig, ConfigError
 from syncer.kubehttp import BearerToken, Connection, ssl_context
 
@@ -50,24 +51,6 @@ _PATCH_CONTENT_TYPES: dict[str, str] = {
     "strategic": "application/strategic-merge-patch+json",
 }
 _APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
-_GENERIC_ERRORS = {
-    400: ("BadRequest", "the server rejected our request for an unknown reason"),
-    401: ("Unauthorized", "the server has asked for the client to provide credentials"),
-    404: ("NotFound", "the server could not find the requested resource"),
-    405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
-    409: ("Conflict", "the server reported a conflict"),
-    410: ("Gone", "the server reported that the requested resource is gone"),
-    422: ("Invalid", "the server rejected our request due to an error in our request"),
-    429: (
-        "TooManyRequests",
-        "the server has received too many requests and has asked us to try again later",
-    ),
-    504: (
-        "Timeout",
-        "the server was unable to return a response in the time allotted, "
-        "but may still be processing the request",
-    ),
-}
 _TRANSPORT_ERRORS = (OSError, h11.ProtocolError)
 
 
@@ -108,35 +91,8 @@ class ApiError(Exception):
 
 def error_from_response(code: int, method: str, raw: bytes) -> ApiError:
     """client-go's reading of an error answer: its ``Status`` if it has one, else generic words."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        value = None
-    if isinstance(value, dict) and value.get("kind") == "Status" and value.get("message"):
-        reason = str(value.get("reason") or "")
-        return ApiError(str(value["message"]), code=code, reason=reason, status=value)
-    text = raw.decode("utf-8", "replace").strip()
-    if code in (403, 406, 415):
-        return ApiError(
-            text or f"status code {code}",
-            code=code,
-            reason="Forbidden" if code == 403 else "Unknown",
-        )
-    if code >= 500 and code != 504:
-        message = (
-            f"an error on the server ({json.dumps(text)}) has prevented the request from succeeding"
-        )
-        return ApiError(message, code=code, reason="InternalError")
-    reason, message = _GENERIC_ERRORS.get(
-        code,
-        (
-            "Unknown",
-            f"the server responded with the status code {code} but did not return more information",
-        ),
-    )
-    if code == 409 and method == "POST":
-        reason = "AlreadyExists"
-    return ApiError(message, code=code, reason=reason)
+    reason, message, status = errors.read_error_response(code, method, raw)
+    return ApiError(message, code=code, reason=reason, status=status)
 
 
 def _transport_error(where: str, exc: BaseException) -> ApiError:

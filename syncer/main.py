@@ -13,34 +13,31 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import sys
 from pathlib import Path
 
+from kcp_edge.apimachinery.schemaformats import parse_go_duration
 from kcp_edge.version import __version__
 from syncer.engine import Syncer, SyncerOptions
-from syncer.journal import Journal
+from syncer.journal import Journal, state_file
 from syncer.kubeclient import KubeClient
 from syncer.kubeconfig import ClientConfig, ConfigError, in_cluster_config, load_kubeconfig
 from syncer.resources import normalized
 
 log = logging.getLogger("kcp.syncer")
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$")
-
 
 def duration(text: str) -> float:
-    """A Go-style duration (``20s``, ``1m``, ``1m30s``, ``1h``) or plain seconds."""
+    """A Go duration (``20s``, ``1m``, ``1m30s``) or plain seconds, for argparse."""
     try:
         return float(text)
     except ValueError:
         pass
-    match = _DURATION.match(text)
-    if not text or match is None:
-        raise argparse.ArgumentTypeError(f'invalid duration "{text}"')
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
@@ -117,12 +114,8 @@ def run_syncer(prog: str, args: list[str]) -> int:
         api_import_interval=ns.api_import_poll_interval,
     )
     state = Path(ns.state_dir)
-    journal_file = state / f"{_safe(ns.from_cluster)}_{_safe(ns.workload_cluster_name)}.db"
+    journal_file = state_file(state, ns.from_cluster, ns.workload_cluster_name, ".db")
     return asyncio.run(_main(upstream, downstream, options, journal_file))
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
 async def _main(

@@ -30,7 +30,7 @@ from syncer.engine import (
     Syncer,
     SyncerOptions,
 )
-from syncer.journal import Journal
+from syncer.journal import Journal, state_file
 from syncer.kubeclient import ApiError, KubeClient
 from syncer.kubeconfig import ClientConfig, ConfigError, load_kubeconfig
 from syncer.queue import backoff
@@ -176,7 +176,7 @@ class PushSyncers:
                     log.warning("push syncer %s|%s: no usable kubeconfig: %s", cluster, name, exc)
                     await asyncio.sleep(backoff(failures, base=1.0))
                     failures += 1
-            journal = Journal(self._state / f"{_safe(cluster)}_{_safe(name)}.db")
+            journal = Journal(state_file(self._state, cluster, name, ".db"))
             options = SyncerOptions(
                 logical_cluster=cluster,
                 workload_cluster=name,
@@ -213,7 +213,7 @@ class PushSyncers:
         if not data:
             raise ConfigError(f'secret "{wanted.secret}" has no "kubeconfig" key')
         self._state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        file = self._state / f"{_safe(cluster)}_{_safe(name)}.kubeconfig"
+        file = state_file(self._state, cluster, name, ".kubeconfig")
         fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(base64.b64decode(data))
@@ -228,7 +228,3 @@ def _key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
     cluster = str((meta.get("annotations") or {}).get(CLUSTER_ANNOTATION, ""))
     return cluster, str(meta.get("name", ""))
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

@@ -10,6 +10,7 @@ NewMethodNotSupported, NewGone/NewResourceExpired, NewRequestEntityTooLargeError
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -205,3 +206,52 @@ def internal(message: str) -> StatusError:
 
 def service_unavailable(message: str) -> StatusError:
     return StatusError(code=503, reason="ServiceUnavailable", message=message, details={})
+
+
+_GENERIC_RESPONSES = {
+    400: ("BadRequest", "the server rejected our request for an unknown reason"),
+    401: ("Unauthorized", "the server has asked for the client to provide credentials"),
+    404: ("NotFound", "the server could not find the requested resource"),
+    405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
+    409: ("Conflict", "the server reported a conflict"),
+    410: ("Gone", "the server reported that the requested resource is gone"),
+    422: ("Invalid", "the server rejected our request due to an error in our request"),
+    429: (
+        "TooManyRequests",
+        "the server has received too many requests and has asked us to try again later",
+    ),
+    504: (
+        "Timeout",
+        "the server was unable to return a response in the time allotted, "
+        "but may still be processing the request",
+    ),
+}
+
+
+def read_error_response(
+    code: int, method: str, raw: bytes
+) -> tuple[str, str, dict[str, Any] | None]:
+    """How client-go reads an error answer (``NewGenericServerResponse``): its ``Status`` when the
+    body is one, else generic words by code. (reason, message, the Status or None); used by the
+    clients kcp-edge ships (the kubectl plugins, the syncer)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and value.get("kind") == "Status" and value.get("message"):
+        return str(value.get("reason") or ""), str(value["message"]), value
+    text = raw.decode("utf-8", "replace").strip()
+    if code in (403, 406, 415):  # client-go keeps the server's words for these
+        return ("Forbidden" if code == 403 else "Unknown"), text or f"status code {code}", None
+    if code >= 500 and code != 504:
+        message = (
+            f"an error on the server ({json.dumps(text)}) has prevented the request from succeeding"
+        )
+        return "InternalError", message, None
+    default = (
+        f"the server responded with the status code {code} but did not return more information"
+    )
+    reason, message = _GENERIC_RESPONSES.get(code, ("Unknown", default))
+    if code == 409 and method == "POST":
+        reason = "AlreadyExists"
+    return reason, message, None

@@ -84,6 +84,39 @@ _LONG_UNITS = (
 )
 
 
+_GO_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_DURATION_VALUE_RE = re.compile(
+    r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(" + "|".join(_GO_UNIT_SECONDS) + ")"  # "ms" before "m"
+)
+
+
+def parse_go_duration(text: str) -> float:
+    """A Go duration (``time.ParseDuration``: ``1m``, ``30s``, ``1h30m``, ``1.5s``) in seconds;
+    ValueError in Go's words otherwise. Command-line flags take these as kcp's do."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    pos, seconds = 0, 0.0
+    while pos < len(body):
+        match = _GO_DURATION_VALUE_RE.match(body, pos)
+        if match is None:
+            break
+        seconds += float(match[1]) * _GO_UNIT_SECONDS[match[2]]
+        pos = match.end()
+    if not body or pos != len(body):
+        raise ValueError(f'time: invalid duration "{text}"')
+    return -seconds if text.startswith("-") else seconds
+
+
 def _is_go_duration(value: str) -> bool:
     if value in ("0", "+0", "-0"):
         return True

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
+from kcp_edge.apimachinery.schemaformats import parse_go_duration
 from kcp_edge.auth.pki import PkiError, host_name
 from kcp_edge.cli.plugins import add_install_arguments, run_install_plugins
 from kcp_edge.cli.start import DEFAULT_FAILED_AUTH_LIMIT, StartError, StartOptions, run_start
@@ -137,36 +137,6 @@ def add_start_arguments(parser: argparse.ArgumentParser) -> None:
     flag("-v", "--v", dest="verbosity", metavar="N", type=int, default=2, help="log verbosity (2)")
 
 
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (``time.ParseDuration``: ``1m``, ``30s``, ``1h30m``, ``1.5s``) in seconds."""
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0.0
-    pos, seconds = 0, 0.0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if match is None:
-            break
-        seconds += float(match[1]) * _DURATION_UNITS[match[2]]
-        pos = match.end()
-    if not body or pos != len(body):
-        raise ValueError(f'time: invalid duration "{text}"')
-    return -seconds if text.startswith("-") else seconds
-
-
 def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
     """Check and resolve the parsed flags."""
     root = Path(ns.root_directory).expanduser().absolute()
@@ -190,7 +160,7 @@ def options_from_namespace(ns: argparse.Namespace) -> StartOptions:
     if bool(ns.tls_cert_file) != bool(ns.tls_private_key_file):
         raise StartError("--tls-cert-file and --tls-private-key-file go together")
     try:
-        heartbeat_threshold = parse_duration(ns.workload_cluster_heartbeat_threshold)
+        heartbeat_threshold = parse_go_duration(ns.workload_cluster_heartbeat_threshold)
     except ValueError as exc:
         raise StartError(f"--workload-cluster-heartbeat-threshold: {exc}") from None
     if heartbeat_threshold <= 0:

@@ -32,28 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kcp_edge.apimachinery import errors
 from kcp_edge.version import __version__
 
 USER_AGENT = f"kubectl-ws/{__version__} (kcp-edge)"
 DEFAULT_TIMEOUT = 30.0
-
-_GENERIC_MESSAGES = {
-    409: ("Conflict", "the server reported a conflict"),
-    404: ("NotFound", "the server could not find the requested resource"),
-    400: ("BadRequest", "the server rejected our request for an unknown reason"),
-    401: ("Unauthorized", "the server has asked for the client to provide credentials"),
-    405: ("MethodNotAllowed", "the server does not allow this method on the requested resource"),
-    422: ("Invalid", "the server rejected our request due to an error in our request"),
-    504: (
-        "Timeout",
-        "the server was unable to return a response in the time allotted, "
-        "but may still be processing the request",
-    ),
-    429: (
-        "TooManyRequests",
-        "the server has received too many requests and has asked us to try again later",
-    ),
-}
 
 
 class RestError(ValueError):
@@ -230,26 +213,5 @@ def _json_object(raw: bytes, status: int) -> dict[str, Any]:
 
 def _error_from_response(status: int, method: str, raw: bytes) -> RestError:
     """client-go's reading of an error response: the Status if there is one, else generic words."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if isinstance(value, dict) and value.get("kind") == "Status" and value.get("message"):
-        reason = str(value.get("reason", ""))
-        return RestError(str(value["message"]), code=status, reason=reason, status=value)
-    text = raw.decode("utf-8", "replace").strip()
-    if status in (403, 406, 415):  # client-go keeps the server's words for these
-        reason = "Forbidden" if status == 403 else "Unknown"
-        return RestError(text or f"status code {status}", code=status, reason=reason)
-    if status >= 500 and status != 504:
-        message = (
-            f"an error on the server ({json.dumps(text)}) has prevented the request from succeeding"
-        )
-        return RestError(message, code=status, reason="InternalError")
-    default = (
-        f"the server responded with the status code {status} but did not return more information"
-    )
-    reason, message = _GENERIC_MESSAGES.get(status, ("Unknown", default))
-    if status == 409 and method == "POST":
-        reason = "AlreadyExists"
-    return RestError(message, code=status, reason=reason)
+    reason, message, body = errors.read_error_response(status, method, raw)
+    return RestError(message, code=status, reason=reason, status=body)
