@@ -25,6 +25,7 @@ from kcp_edge.apimachinery.openapiimport import crd_from_openapi, crd_schema_fro
 from kcp_edge.apimachinery.structural import check_structural
 from kcp_edge.registry import crds
 from tests.conftest import KcpServer, kubectl, running_kcp
+from tests.tools.apps import deployment_crd
 
 DATA = Path(__file__).resolve().parents[2] / "kcp_edge" / "registry" / "data" / "openapi"
 IMPORTS = ("apiresource.kcp.dev", "v1alpha1", "apiresourceimports")
@@ -421,17 +422,7 @@ def test_a_users_crd_is_enforced(ws: Workspace) -> None:
 
 
 def test_a_crd_built_from_openapi_serves_real_deployments(ws: Workspace) -> None:
-    crd = crd_from_openapi(
-        _document("apis__apps__v1"),
-        "apps",
-        "v1",
-        "Deployment",
-        plural="deployments",
-        singular="deployment",
-        short_names=("deploy",),
-        categories=("all",),
-        scale={"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"},
-    )
+    crd = deployment_crd()
     ws.custom.create_cluster_custom_object(*CRDS, crd)
     wait_for(
         lambda: any(

@@ -9,11 +9,8 @@ single file's symlink.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,56 +18,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import KUBECTL, REPO, KcpServer, running_kcp
-
-PLUGIN = """#!{python}
-import sys
-sys.path.insert(0, {repo!r})
-from kcp_edge.cli.main import main
-sys.exit(main(sys.argv[1:], prog={prog!r}))
-"""
+from tests.conftest import KUBECTL, KcpServer, running_kcp
+from tests.tools.shell import Shell
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[KcpServer]:
     with running_kcp(tmp_path / "kcp", log=tmp_path / "kcp.log") as running:
         yield running
-
-
-class Shell:
-    """kubectl and its plugins with a private copy of the admin kubeconfig."""
-
-    def __init__(self, server: KcpServer, home: Path) -> None:
-        if KUBECTL is None:
-            pytest.skip("kubectl is not installed next to the Python interpreter")
-        self.home = home
-        bin_dir = home / "bin"
-        bin_dir.mkdir(parents=True)
-        for prog in ("kubectl-ws", "kubectl-kcp"):
-            script = bin_dir / prog
-            script.write_text(PLUGIN.format(python=sys.executable, repo=str(REPO), prog=prog))
-            script.chmod(script.stat().st_mode | stat.S_IXUSR)
-        self.kubeconfig = home / "kubeconfig"
-        self.kubeconfig.write_text(server.kubeconfig.read_text())
-        self.env = {
-            **os.environ,
-            "HOME": str(home),
-            "KUBECONFIG": str(self.kubeconfig),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(KUBECTL), *args],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-            env=self.env,
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
-        return done
 
 
 TREE = """.
@@ -89,7 +44,7 @@ def rows(text: str) -> list[str]:
 
 @pytest.fixture
 def sh(server: KcpServer, tmp_path: Path) -> Shell:
-    return Shell(server, tmp_path / "home")
+    return Shell.of(server, tmp_path / "home")
 
 
 def test_the_walkthrough(sh: Shell, server: KcpServer) -> None:
@@ -172,13 +127,13 @@ def test_deleting_a_workspace_deletes_its_content(sh: Shell, server: KcpServer) 
 def test_workspaces_survive_a_restart(tmp_path: Path) -> None:
     root = tmp_path / "kcp"
     with running_kcp(root, log=tmp_path / "1.log") as first:
-        sh = Shell(first, tmp_path / "home1")
+        sh = Shell.of(first, tmp_path / "home1")
         sh("ws", "use", "root")
         sh("ws", "create", "org", "--type", "Organization", "--enter")
         sh("ws", "create", "keep", "--enter")
         sh("create", "configmap", "kept", "--from-literal=a=1")
     with running_kcp(root, log=tmp_path / "2.log") as second:
-        sh = Shell(second, tmp_path / "home2")
+        sh = Shell.of(second, tmp_path / "home2")
         sh("ws", "use", "root:org:keep")
         got = json.loads(sh("get", "configmap", "kept", "-o", "json").stdout)
         assert got["data"] == {"a": "1"}
@@ -233,7 +188,7 @@ def test_cousins_do_not_share_crds_discovery_or_watches(sh: Shell, server: KcpSe
         env=sh.env,
     )
     time.sleep(1.5)
-    other = Shell(server, sh.home.parent / "other")
+    other = Shell.of(server, sh.home.parent / "other")
     other("ws", "use", "root:o1:t")
     other("create", "configmap", "noise", "--from-literal=a=1")
     sh("create", "configmap", "signal", "--from-literal=a=1")  # the watch's own workspace

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import stat
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,86 +24,21 @@ from typing import Any
 import pytest
 import yaml
 
-from kcp_edge.apimachinery.openapiimport import crd_from_openapi
 from kcp_edge.cli import syncermanifest as sm
-from tests.conftest import KUBECTL, REPO, KcpServer, running_kcp
+from tests.conftest import KcpServer, running_kcp
+from tests.tools.apps import deployment_crd
+from tests.tools.shell import Shell as BaseShell
 
 pytestmark = pytest.mark.slow
 
-PLUGIN = """#!{python}
-import sys
-sys.path.insert(0, {repo!r})
-from kcp_edge.cli.main import main
-sys.exit(main(sys.argv[1:], prog={prog!r}))
-"""
 
-APPS_V1 = REPO / "kcp_edge" / "registry" / "data" / "openapi" / "apis__apps__v1.json"
-
-
-def deployment_crd() -> dict[str, Any]:
-    """apps/v1 Deployment as a CRD, from Kubernetes' OpenAPI (as the syncer imports it)."""
-    return crd_from_openapi(
-        json.loads(APPS_V1.read_text()),
-        "apps",
-        "v1",
-        "Deployment",
-        plural="deployments",
-        singular="deployment",
-        scale={"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"},
-    )
-
-
-class Shell:
-    """kubectl with the plugins on PATH and a kubeconfig of its own."""
-
-    def __init__(self, kubeconfig: Path, home: Path) -> None:
-        if KUBECTL is None:
-            pytest.skip("kubectl is not installed next to the Python interpreter")
-        bin_dir = home / "bin"
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        for prog in ("kubectl-ws", "kubectl-kcp"):
-            script = bin_dir / prog
-            script.write_text(PLUGIN.format(python=sys.executable, repo=str(REPO), prog=prog))
-            script.chmod(script.stat().st_mode | stat.S_IXUSR)
-        self.home = home
-        self.kubeconfig = kubeconfig
-        self.env = {
-            **os.environ,
-            "HOME": str(home),
-            "KUBECONFIG": str(kubeconfig),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-
-    def __call__(
-        self, *args: str, check: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(KUBECTL), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-            env=self.env,
-            cwd=self.home,
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "-o", "json").stdout)
-
+class Shell(BaseShell):
     def kcp(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self("kcp", "workload", *args, check=check)
 
 
 def shell_for(server: KcpServer, home: Path) -> Shell:
-    home.mkdir(parents=True, exist_ok=True)
-    kubeconfig = home / "kubeconfig"
-    kubeconfig.write_text(server.kubeconfig.read_text())
-    kubeconfig.chmod(0o600)
-    return Shell(kubeconfig, home)
+    return Shell.of(server, home)
 
 
 @pytest.fixture(scope="module")

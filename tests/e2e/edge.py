@@ -4,8 +4,8 @@ Why this module exists: the syncer is tested as kcp's own e2e tests did it, with
 edge cluster: each edge "cluster" is a root-level workspace of a second server with the real
 ``apps/v1`` Deployment schema installed as a CRD (so API import reads a real schema), and the
 test plays the edge's deployment controller by writing Deployment status there. Users run
-kubectl with the ``kubectl ws``/``kubectl kcp`` plugins; `Site` is that shell for one server.
-A `Cuttable` TCP proxy sits between a syncer and the control plane to cut the link on demand.
+kubectl with the plugins (``tests/tools/shell.py``). A `Cuttable` TCP proxy sits between a
+syncer and the control plane to cut the link on demand.
 """
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 import socket
-import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,99 +25,18 @@ from typing import Any
 import pytest
 import yaml
 
-from kcp_edge.apimachinery.openapiimport import crd_from_openapi
-from tests.conftest import KUBECTL, REPO, KcpServer, kcp_command, kcp_env
-
-PLUGIN = """#!{python}
-import sys
-sys.path.insert(0, {repo!r})
-from kcp_edge.cli.main import main
-sys.exit(main(sys.argv[1:], prog={prog!r}))
-"""
-APPS_V1 = REPO / "kcp_edge" / "registry" / "data" / "openapi" / "apis__apps__v1.json"
+from tests.conftest import REPO, kcp_command, kcp_env
+from tests.tools.apps import deployment_crd
+from tests.tools.shell import Shell
 
 
-class Site:
-    """kubectl (with the plugins) against one server, with its own kubeconfig copy."""
-
-    def __init__(self, server: KcpServer, home: Path) -> None:
-        if KUBECTL is None:
-            pytest.skip("kubectl is not installed next to the Python interpreter")
-        self.server = server
-        self.home = home
-        bin_dir = home / "bin"
-        bin_dir.mkdir(parents=True)
-        for prog in ("kubectl-ws", "kubectl-kcp"):
-            script = bin_dir / prog
-            script.write_text(PLUGIN.format(python=sys.executable, repo=str(REPO), prog=prog))
-            script.chmod(script.stat().st_mode | stat.S_IXUSR)
-        self.kubeconfig = home / "kubeconfig"
-        self.kubeconfig.write_text(server.kubeconfig.read_text())
-        self.env = {
-            **os.environ,
-            "HOME": str(home),
-            "KUBECONFIG": str(self.kubeconfig),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
-
-    def __call__(
-        self, *args: str, check: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(KUBECTL), *args],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-            env=self.env,
-            input=stdin,
-        )
-        if check and done.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
-        return done
-
-    def out(self, *args: str) -> str:
-        return self(*args).stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "-o", "json").stdout)
-
-    def using(self, kubeconfig: Path) -> Site:
-        """The same shell pointed at another kubeconfig (an edge cluster's workspace)."""
-        other = Site.__new__(Site)
-        other.server, other.home, other.kubeconfig = self.server, self.home, kubeconfig
-        other.env = {**self.env, "KUBECONFIG": str(kubeconfig)}
-        return other
-
-    def snapshot(self, path: Path) -> Path:
-        """A copy of the kubeconfig as it is now (pointing at the current workspace)."""
-        path.write_text(self.kubeconfig.read_text())
-        return path
-
-
-def install_deployments(site: Site) -> None:
+def install_deployments(site: Shell) -> None:
     """The real apps/v1 Deployment schema as a CRD in the site's current workspace."""
-    document = json.loads(APPS_V1.read_text())
-    crd = crd_from_openapi(
-        document,
-        "apps",
-        "v1",
-        "Deployment",
-        plural="deployments",
-        singular="deployment",
-        short_names=("deploy",),
-        categories=("all",),
-        scale={
-            "specReplicasPath": ".spec.replicas",
-            "statusReplicasPath": ".status.replicas",
-            "labelSelectorPath": ".status.selector",
-        },
-    )
-    site("apply", "-f", "-", stdin=json.dumps(crd))
+    site("apply", "-f", "-", stdin=json.dumps(deployment_crd()))
     site("wait", "--for=condition=Established", "crd/deployments.apps", "--timeout=30s")
 
 
-def edge_cluster(site: Site, name: str, tmp: Path) -> Path:
+def edge_cluster(site: Shell, name: str, tmp: Path) -> Path:
     """A root-level workspace of the edge server playing cluster ``name`` (an Organization:
     root holds no Universal workspaces, and nothing is scheduled there); its kubeconfig."""
     site("ws", "use", "root")
@@ -147,7 +63,7 @@ def eventually(
     pytest.fail(f"timed out waiting for {what or check}: last {last!r}")
 
 
-def secret_kubeconfig(site: Site, namespace: str, path: Path) -> Path:
+def secret_kubeconfig(site: Shell, namespace: str, path: Path) -> Path:
     """The upstream kubeconfig the manifest's Secret carries (what the pod would mount)."""
     data = site.out(
         "get", "secret", "-n", namespace, "kcp-syncer-config", "-o", "jsonpath={.data.kubeconfig}"

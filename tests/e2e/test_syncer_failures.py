@@ -34,7 +34,8 @@ from tests.conftest import (
     start_args,
     wait_ready,
 )
-from tests.e2e.edge import Cuttable, Site, edge_cluster, eventually, syncer_process, via
+from tests.e2e.edge import Cuttable, edge_cluster, eventually, syncer_process, via
+from tests.tools.shell import Shell
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +55,13 @@ def kcp_server(tmp_path: Path) -> Iterator[KcpServer]:
         yield kcp
 
 
-def _team(kcp: Site) -> None:
+def _team(kcp: Shell) -> None:
     kcp("ws", "use", "root")
     kcp("ws", "create", "telcops", "--type", "Organization", "--enter")
     kcp("ws", "create", "team-a", "--enter")
 
 
-def _register(kcp: Site, name: str) -> None:
+def _register(kcp: Shell, name: str) -> None:
     """The WorkloadCluster, its service account and roles (the manifest is not needed here:
     the syncer runs with the admin kubeconfig through the proxy)."""
     kcp.out("kcp", "workload", "sync", name, "--syncer-image", "example/syncer:1")
@@ -77,17 +78,31 @@ def _syncer_args(upstream: Path, edge: Path, name: str, state: Path) -> list[str
     ]
 
 
-def _configmaps(site: Site, namespace: str) -> dict[str, dict[str, str]]:
+def _configmaps(site: Shell, namespace: str) -> dict[str, dict[str, str]]:
     listed = site.json("get", "configmaps", "-n", namespace)
     return {item["metadata"]["name"]: item.get("data", {}) for item in listed["items"]}
 
 
-def _scheduled(kcp: Site, namespace: str, cluster: str) -> bool:
+def _scheduled(kcp: Shell, namespace: str, cluster: str) -> bool:
     labels = kcp.json("get", "namespace", namespace)["metadata"].get("labels", {})
     return bool(labels.get("workloads.kcp.dev/cluster") == cluster)
 
 
-def _ready_with_deployments(kcp: Site) -> None:
+def _sites(kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path) -> tuple[Shell, Shell]:
+    """The user in team-a, and the edge cluster ocp-sno's workspace (as the edge's admin)."""
+    kcp = Shell.of(kcp_server, tmp_path / "user")
+    edge = Shell.of(edge_server, tmp_path / "edge-admin")
+    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
+    _team(kcp)
+    return kcp, sno
+
+
+def _schedule(kcp: Shell, namespace: str = "app", cluster: str = "ocp-sno") -> None:
+    kcp("create", "namespace", namespace)
+    eventually(lambda: _scheduled(kcp, namespace, cluster), what="scheduling")
+
+
+def _ready_with_deployments(kcp: Shell) -> None:
     eventually(
         lambda: "deployments.apps" in kcp.out("api-resources", "-o", "name").split(),
         what="deployments imported",
@@ -97,10 +112,7 @@ def _ready_with_deployments(kcp: Site) -> None:
 def test_a_partition_deletes_nothing_and_everything_arrives_after_it(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
-    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
-    _team(kcp)
+    kcp, sno = _sites(kcp_server, edge_server, tmp_path)
     _register(kcp, "ocp-sno")
     proxy = Cuttable(kcp_server.port)
     upstream = via(kcp.snapshot(tmp_path / "up"), proxy, kcp_server.port, tmp_path / "up-proxy")
@@ -108,8 +120,7 @@ def test_a_partition_deletes_nothing_and_everything_arrives_after_it(
     args = _syncer_args(upstream, sno.kubeconfig, "ocp-sno", tmp_path / "state")
     with syncer_process(args, tmp_path / "syncer.log"):
         _ready_with_deployments(kcp)
-        kcp("create", "namespace", "app")
-        eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+        _schedule(kcp)
         for name in ("keep", "change", "remove"):
             kcp("-n", "app", "create", "configmap", name, f"--from-literal=v={name}")
         kcp("-n", "app", "create", "deployment", "web", "--image", "nginx")
@@ -157,10 +168,7 @@ def test_a_partition_deletes_nothing_and_everything_arrives_after_it(
 def test_a_syncer_killed_while_offline_restores_the_edge_from_its_journal(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
-    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
-    _team(kcp)
+    kcp, sno = _sites(kcp_server, edge_server, tmp_path)
     _register(kcp, "ocp-sno")
     proxy = Cuttable(kcp_server.port)
     upstream = via(kcp.snapshot(tmp_path / "up"), proxy, kcp_server.port, tmp_path / "up-proxy")
@@ -169,8 +177,7 @@ def test_a_syncer_killed_while_offline_restores_the_edge_from_its_journal(
     log = tmp_path / "syncer.log"
     with syncer_process(args, log) as first:
         _ready_with_deployments(kcp)
-        kcp("create", "namespace", "app")
-        eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+        _schedule(kcp)
         kcp("-n", "app", "create", "configmap", "edited", "--from-literal=v=1")
         kcp("-n", "app", "create", "configmap", "deleted", "--from-literal=v=1")
         eventually(
@@ -217,8 +224,8 @@ def test_a_kcp_edge_kill_9_during_sync_loses_nothing_downstream(
 
     proc = start(tmp_path / "kcp-1.log")
     server = KcpServer(f"https://127.0.0.1:{port}", root, root / "admin.kubeconfig")
-    kcp = Site(server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
+    kcp = Shell.of(server, tmp_path / "user")
+    edge = Shell.of(edge_server, tmp_path / "edge-admin")
     sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
     down_ns = Locator(WORKSPACE, "app").downstream_namespace()
     try:
@@ -227,8 +234,7 @@ def test_a_kcp_edge_kill_9_during_sync_loses_nothing_downstream(
         args = _syncer_args(kcp.snapshot(tmp_path / "up"), sno.kubeconfig, "ocp-sno", tmp_path)
         with syncer_process(args, tmp_path / "syncer.log"):
             _ready_with_deployments(kcp)
-            kcp("create", "namespace", "app")
-            eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+            _schedule(kcp)
             for i in range(20):
                 kcp("-n", "app", "create", "configmap", f"c{i}", "--from-literal=v=1")
             proc.send_signal(signal.SIGKILL)
@@ -252,8 +258,8 @@ def test_a_kcp_edge_kill_9_during_sync_loses_nothing_downstream(
 def test_drain_moves_a_namespace_to_the_other_cluster(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
+    kcp = Shell.of(kcp_server, tmp_path / "user")
+    edge = Shell.of(edge_server, tmp_path / "edge-admin")
     clusters = {name: edge_cluster(edge, name, tmp_path) for name in ("ocp-sno", "ocp-ztp")}
     _team(kcp)
     for name, kubeconfig in clusters.items():
@@ -298,9 +304,7 @@ def test_drain_moves_a_namespace_to_the_other_cluster(
 def test_a_sync_error_is_visible_upstream_with_kubectl_describe(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
-    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
+    kcp, sno = _sites(kcp_server, edge_server, tmp_path)
     down_ns = Locator(WORKSPACE, "app").downstream_namespace()
     # the edge refuses new content in that namespace: it is stuck terminating
     sno("create", "namespace", down_ns)
@@ -315,11 +319,9 @@ def test_a_sync_error_is_visible_upstream_with_kubectl_describe(
         '{"metadata":{"finalizers":["x.io/hold"]}}',
     )
     sno("delete", "namespace", down_ns, "--wait=false")
-    _team(kcp)
     kcp.out("kcp", "workload", "sync", "ocp-sno", "--push", "--to-kubeconfig", str(sno.kubeconfig))
     _ready_with_deployments(kcp)
-    kcp("create", "namespace", "app")
-    eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+    _schedule(kcp)
     kcp("-n", "app", "create", "configmap", "blocked", "--from-literal=v=1")
     described = eventually(
         lambda: (
@@ -337,15 +339,11 @@ def test_a_sync_error_is_visible_upstream_with_kubectl_describe(
 def test_deleting_a_workload_cluster_cleans_or_orphans_the_edge(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path, policy: str
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
-    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
+    kcp, sno = _sites(kcp_server, edge_server, tmp_path)
     down_ns = Locator(WORKSPACE, "app").downstream_namespace()
-    _team(kcp)
     kcp.out("kcp", "workload", "sync", "ocp-sno", "--push", "--to-kubeconfig", str(sno.kubeconfig))
     _ready_with_deployments(kcp)
-    kcp("create", "namespace", "app")
-    eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+    _schedule(kcp)
     kcp("-n", "app", "create", "configmap", "payload", "--from-literal=v=1")
     eventually(lambda: "payload" in _configmaps(sno, down_ns), what="synced")
     kcp("annotate", "workloadcluster", "ocp-sno", f"workload.kcp-edge.dev/on-delete={policy}")
@@ -365,15 +363,11 @@ def test_deleting_a_workload_cluster_cleans_or_orphans_the_edge(
 def test_switching_from_push_to_pull_disturbs_nothing_downstream(
     kcp_server: KcpServer, edge_server: KcpServer, tmp_path: Path
 ) -> None:
-    kcp = Site(kcp_server, tmp_path / "user")
-    edge = Site(edge_server, tmp_path / "edge-admin")
-    sno = edge.using(edge_cluster(edge, "ocp-sno", tmp_path))
+    kcp, sno = _sites(kcp_server, edge_server, tmp_path)
     down_ns = Locator(WORKSPACE, "app").downstream_namespace()
-    _team(kcp)
     kcp.out("kcp", "workload", "sync", "ocp-sno", "--push", "--to-kubeconfig", str(sno.kubeconfig))
     _ready_with_deployments(kcp)
-    kcp("create", "namespace", "app")
-    eventually(lambda: _scheduled(kcp, "app", "ocp-sno"), what="scheduling")
+    _schedule(kcp)
     kcp("-n", "app", "create", "configmap", "kept", "--from-literal=v=1")
     eventually(lambda: "kept" in _configmaps(sno, down_ns), what="synced in push mode")
     before = sno.json("-n", down_ns, "get", "configmap", "kept")["metadata"]["uid"]
