@@ -707,13 +707,17 @@ class Authorizer:
         groups: Sequence[str],
         namespace: str,
         rules: Iterable[Mapping[str, Any]],
+        *,
+        shown_groups: Sequence[str] | None = None,
     ) -> str | None:
-        """None if the user holds every rule in ``namespace``, else why not (the message)."""
+        """None if the user holds every rule in ``namespace``, else why not (the message, naming
+        ``shown_groups``: the request's own groups, without those authorization added)."""
         owner, problem = self._rules_and_error(user, groups, namespace)
         missing = uncovered_rules(owner, rules)
         if not missing:
             return None
-        return escalation_message(user, groups, missing, problem)
+        shown = groups if shown_groups is None else shown_groups
+        return escalation_message(user, shown, missing, problem)
 
     def role_write_error(
         self,
@@ -721,6 +725,8 @@ class Authorizer:
         groups: Sequence[str],
         obj: Mapping[str, Any],
         old: Mapping[str, Any] | None = None,
+        *,
+        shown_groups: Sequence[str] | None = None,
     ) -> StatusError | None:
         """Why creating (or, with ``old``, updating) a Role or ClusterRole is refused, or None.
 
@@ -749,7 +755,9 @@ class Authorizer:
         )
         if self.allowed(escalate)[0]:
             return None
-        why = self.confirm_no_escalation(user, groups, namespace, obj.get("rules") or ())
+        why = self.confirm_no_escalation(
+            user, groups, namespace, obj.get("rules") or (), shown_groups=shown_groups
+        )
         if why is not None:
             return errors.forbidden(resource, name, why, group=RBAC_GROUP)
         if old is None:
@@ -777,6 +785,8 @@ class Authorizer:
         groups: Sequence[str],
         obj: Mapping[str, Any],
         old: Mapping[str, Any] | None = None,
+        *,
+        shown_groups: Sequence[str] | None = None,
     ) -> StatusError | None:
         """Why creating (or updating) a RoleBinding or ClusterRoleBinding is refused, or None.
 
@@ -816,7 +826,7 @@ class Authorizer:
         rules, _ = self.role_ref_rules(ref, namespace)
         if rules is None:
             return errors.not_found(ref_resource, str(ref.get("name", "")), group=RBAC_GROUP)
-        why = self.confirm_no_escalation(user, groups, namespace, rules)
+        why = self.confirm_no_escalation(user, groups, namespace, rules, shown_groups=shown_groups)
         if why is not None:
             return errors.forbidden(resource, name, why, group=RBAC_GROUP)
         return None

@@ -102,10 +102,13 @@ def _no_escalation(
         return  # holds everything (and must not pay for an RBAC index per write)
     authorizer = request.app.state.authorization.authorizer(info.cluster)
     obj = {**new, "kind": kind.kind}
+    # The message names the request's own groups, as kcp's (the workspace access groups
+    # authorization added count for the check, not for the words).
+    shown = tuple(user.groups)
     if kind.resource in ("roles", "clusterroles"):
-        error = authorizer.role_write_error(user.name, groups, obj, old)
+        error = authorizer.role_write_error(user.name, groups, obj, old, shown_groups=shown)
     else:
-        error = authorizer.binding_write_error(user.name, groups, obj, old)
+        error = authorizer.binding_write_error(user.name, groups, obj, old, shown_groups=shown)
     if error is not None:
         raise error
 
