@@ -54,22 +54,8 @@ _APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 _TRANSPORT_ERRORS = (OSError, h11.ProtocolError)
 
 
-class ApiError(Exception):
+class ApiError(errors.ClientError):
     """A request failed: the server's ``code``/``reason``/``status``, or ``code`` None."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None = None,
-        reason: str = "",
-        status: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.reason = reason
-        self.status = dict(status) if status is not None else None
 
     @property
     def not_found(self) -> bool:

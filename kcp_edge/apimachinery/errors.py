@@ -208,6 +208,25 @@ def service_unavailable(message: str) -> StatusError:
     return StatusError(code=503, reason="ServiceUnavailable", message=message, details={})
 
 
+class ClientError(Exception):
+    """What kcp-edge's own clients (the kubectl plugins, the syncer) raise for a failed request:
+    the server's ``code``/``reason``/``status``, or ``code`` None for transport failures."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str = "",
+        status: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.reason = reason
+        self.status = dict(status) if status is not None else None
+
+
 _GENERIC_RESPONSES = {
     400: ("BadRequest", "the server rejected our request for an unknown reason"),
     401: ("Unauthorized", "the server has asked for the client to provide credentials"),

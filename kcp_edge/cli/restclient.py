@@ -39,22 +39,8 @@ USER_AGENT = f"kubectl-ws/{__version__} (kcp-edge)"
 DEFAULT_TIMEOUT = 30.0
 
 
-class RestError(ValueError):
+class RestError(errors.ClientError, ValueError):
     """A request failed: ``code``/``reason``/``status`` from the server, or ``code`` None."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None = None,
-        reason: str = "",
-        status: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.reason = reason
-        self.status = dict(status) if status is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
