@@ -280,16 +280,13 @@ def test_a_dict_patch_is_a_strategic_merge_patch(core: client.CoreV1Api, namespa
     assert core.read_namespaced_config_map("smp", namespace).metadata.finalizers is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge's strategic merge of a list of scalars with patchStrategy merge puts the "
-    "patch's items first: finalizers [a] patched with [b] become [b, a]; the apiserver keeps the "
-    "original order and appends (strategicpatch 'merge arrays of scalars': [1,2] + [2,3] = "
-    "[1,2,3])",
-)
-def test_a_strategic_patch_appends_to_a_merged_list_of_scalars(
+def test_a_strategic_patch_orders_a_merged_list_of_scalars_as_upstream(
     core: client.CoreV1Api, namespace: str
 ) -> None:
+    """Upstream's ``mergeSlice`` then ``normalizeElementOrder``: items of the live list keep their
+    place only relative to patch items the live list also holds; a new item is put before the
+    live-only items (``mergeSortedSlice`` takes the patch's item when either is not in the live
+    list). So [a] patched with [b] is [b, a], and [x, y] patched with [y, z] is [x, y, z]."""
     created = cm("order")
     created.metadata.finalizers = ["example.com/a"]
     core.create_namespaced_config_map(namespace, created)
@@ -297,7 +294,22 @@ def test_a_strategic_patch_appends_to_a_merged_list_of_scalars(
         merged = core.patch_namespaced_config_map(
             "order", namespace, {"metadata": {"finalizers": ["example.com/b"]}}
         )
-        assert merged.metadata.finalizers == ["example.com/a", "example.com/b"]
+        assert merged.metadata.finalizers == ["example.com/b", "example.com/a"]
+        core.patch_namespaced_config_map(
+            "order",
+            namespace,
+            [
+                {
+                    "op": "replace",
+                    "path": "/metadata/finalizers",
+                    "value": ["example.com/x", "example.com/y"],
+                }
+            ],
+        )
+        merged = core.patch_namespaced_config_map(
+            "order", namespace, {"metadata": {"finalizers": ["example.com/y", "example.com/z"]}}
+        )
+        assert merged.metadata.finalizers == ["example.com/x", "example.com/y", "example.com/z"]
     finally:
         core.patch_namespaced_config_map(
             "order", namespace, [{"op": "remove", "path": "/metadata/finalizers"}]
