@@ -19,7 +19,7 @@ above 2**40, derived from their name (``crds.storage_id_for``).
      5  events                                    (core/v1)
      6  limitranges                               (core/v1)
      7  resourcequotas                            (core/v1)
-     8  events.events.k8s.io                      (v1)
+     8  (retired: events.events.k8s.io before it shared id 5)
      9  leases.coordination.k8s.io                (v1)
     10  roles.rbac.authorization.k8s.io           (v1)
     11  rolebindings.rbac.authorization.k8s.io    (v1)
@@ -30,9 +30,9 @@ above 2**40, derived from their name (``crds.storage_id_for``).
     16  validatingwebhookconfigurations.admissionregistration.k8s.io (v1)
     17  customresourcedefinitions.apiextensions.k8s.io (v1)
 
-events.k8s.io events have their own id: upstream keeps them in the same etcd keys as core/v1
-events and converts between the two shapes; here the two APIs are stored apart until a strategy
-converts them.
+events.k8s.io/v1 Events share id 5 with core/v1 Events: as upstream keeps them in the same etcd
+keys, one stored Event is served through both APIs (``conversion.py`` converts between the two
+shapes); a lookup by storage id names the core kind, the storage shape.
 
 Group order: the aggregator sorts APIServices by ``groupPriorityMinimum`` (highest first), then
 by APIService name (``<version>.<group>``), and the versions of one group by
@@ -143,7 +143,7 @@ BUILTIN_KINDS: tuple[ResourceKind, ...] = (
         namespaced=True,
         short_names=("ev",),
         schema="io.k8s.api.events.v1.Event",
-        storage_id=8,
+        storage_id=5,  # stored as core/v1 Events (conversion.py)
     ),
     ResourceKind(
         group="coordination.k8s.io",

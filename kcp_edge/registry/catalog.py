@@ -28,7 +28,10 @@ class Catalog:
     def __init__(self, builtins: Sequence[ResourceKind]) -> None:
         self._builtins = tuple(builtins)
         self._by_resource = {(k.group, k.version, k.resource): k for k in builtins}
-        self._by_storage_id = {k.storage_id: k for k in builtins if k.storage_id}
+        self._by_storage_id: dict[int, ResourceKind] = {}
+        for kind in builtins:  # a shared id names the first kind, the storage shape
+            if kind.storage_id:
+                self._by_storage_id.setdefault(kind.storage_id, kind)
         namespaces = self._by_resource.get(("", "v1", "namespaces"))
         if namespaces is None:
             raise ValueError("the catalog must serve core/v1 namespaces")

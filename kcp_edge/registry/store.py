@@ -7,7 +7,8 @@ concurrency (a stale resourceVersion is a Conflict), unconditional updates retri
 finalizers turning a delete into a deletionTimestamp, preconditions, dry runs, and namespaces
 that must exist and not be terminating. Kind-specific rules come from ``strategy.py``.
 
-Objects travel as dicts into writes, and as bytes out of reads (``codec.py``).
+Objects travel as dicts into writes, and as bytes out of reads (``codec.py``); a kind stored in
+another kind's shape (events.k8s.io Events) is converted at that boundary (``conversion.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 
 from kcp_edge.apimachinery import errors, managedfields, names
-from kcp_edge.registry import codec, keys, managed
+from kcp_edge.registry import codec, conversion, keys, managed
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.strategy import Obj, Strategy, spec_of, strategy_for
 from kcp_edge.registry.validation import validate_metadata
@@ -81,13 +82,13 @@ class ObjectStore:
         kv = self._store.get(keys.object_key(kind, cluster, namespace, name))
         if kv is None:
             raise errors.not_found(kind.resource, name, group=kind.group)
-        return codec.with_resource_version(kv.value, kv.mod_revision)
+        return conversion.raw(kind, kv.value, kv.mod_revision)
 
     def get(self, kind: ResourceKind, cluster: str, namespace: str, name: str) -> Obj:
         kv = self._store.get(keys.object_key(kind, cluster, namespace, name))
         if kv is None:
             raise errors.not_found(kind.resource, name, group=kind.group)
-        return codec.decode(kv.value, kv.mod_revision)
+        return conversion.decode(kind, kv.value, kv.mod_revision)
 
     def list(
         self,
@@ -108,6 +109,7 @@ class ObjectStore:
         else:
             prefix = keys.cluster_prefix(kind, cluster)
         items: list[bytes] = []
+        converted = conversion.conversion_for(kind) is not None
         token = continue_token
         at = revision
         while True:
@@ -131,7 +133,12 @@ class ObjectStore:
             at = page.revision
             for kv in page.items:
                 if cluster == "*":
-                    obj = with_cluster(kv.key, codec.decode(kv.value, kv.mod_revision))
+                    obj = with_cluster(kv.key, conversion.decode(kind, kv.value, kv.mod_revision))
+                    if keep is None or keep(obj):
+                        items.append(orjson.dumps(obj))
+                    continue
+                if converted:
+                    obj = conversion.decode(kind, kv.value, kv.mod_revision)
                     if keep is None or keep(obj):
                         items.append(orjson.dumps(obj))
                     continue
@@ -228,7 +235,7 @@ class ObjectStore:
             raise _key_too_long(kind, cluster, name, len(key))
         if dry_run:
             return obj
-        result = await write(self._store, WriteOp.create(key, codec.encode(obj)))
+        result = await write(self._store, WriteOp.create(key, conversion.encode(kind, obj)))
         if not result.succeeded:
             raise errors.already_exists(kind.resource, name, group=kind.group)
         meta["resourceVersion"] = str(result.revision)
@@ -298,7 +305,7 @@ class ObjectStore:
             kv = self._store.get(key)
             if kv is None:
                 raise errors.not_found(kind.resource, name, group=kind.group)
-            old = codec.decode(kv.value, kv.mod_revision)
+            old = conversion.decode(kind, kv.value, kv.mod_revision)
             mutated = mutate(copy.deepcopy(old))
             new = await mutated if isinstance(mutated, Awaitable) else mutated
             wanted = expected_revision(new) if expected_revision else 0
@@ -325,7 +332,9 @@ class ObjectStore:
                     return merged
                 result = await write(
                     self._store,
-                    WriteOp.update(key, codec.encode(merged), expected_revision=kv.mod_revision),
+                    WriteOp.update(
+                        key, conversion.encode(kind, merged), expected_revision=kv.mod_revision
+                    ),
                 )
             if result.succeeded:
                 meta["resourceVersion"] = str(result.revision)
@@ -353,7 +362,7 @@ class ObjectStore:
             kv = self._store.get(key)
             if kv is None:
                 raise errors.not_found(kind.resource, name, group=kind.group)
-            obj = codec.decode(kv.value, kv.mod_revision)
+            obj = conversion.decode(kind, kv.value, kv.mod_revision)
             meta = obj["metadata"]
             if precondition_uid and precondition_uid != meta.get("uid"):
                 raise errors.conflict(
@@ -411,7 +420,8 @@ class ObjectStore:
         if dry_run:
             return DeleteResult(obj, finished=False)
         result = await write(
-            self._store, WriteOp.update(key, codec.encode(obj), expected_revision=revision)
+            self._store,
+            WriteOp.update(key, conversion.encode(kind, obj), expected_revision=revision),
         )
         if not result.succeeded:
             raise errors.stale_update(kind.resource, meta.get("name", ""), group=kind.group)

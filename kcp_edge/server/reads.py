@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from kcp_edge.apimachinery import errors, tables
-from kcp_edge.registry import codec
+from kcp_edge.registry import conversion
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.store import ObjectStore, parse_revision, with_cluster
@@ -238,11 +238,16 @@ def _error_line(exc: errors.StatusError) -> bytes:
 
 
 def _translate(
-    event: Event, keep: Filter | None, rewrite: Rewrite | None = None, *, wildcard: bool = False
+    kind: ResourceKind,
+    event: Event,
+    keep: Filter | None,
+    rewrite: Rewrite | None = None,
+    *,
+    wildcard: bool = False,
 ) -> bytes | None:
     """One store event as a watch line, honouring selectors (objects leaving a selection are
     DELETED for that watcher, objects entering it ADDED, as the apiserver's cacher does)."""
-    body = codec.with_resource_version(event.kv.value, event.revision)
+    body = conversion.raw(kind, event.kv.value, event.revision)
     if wildcard:  # which workspace the object lives in, as a wildcard list says
         body = orjson.dumps(with_cluster(event.kv.key, orjson.loads(body)))
     if rewrite is not None:
@@ -251,18 +256,18 @@ def _translate(
         if keep is not None and not keep(orjson.loads(body)):
             return None
         return _event_line("DELETED", body)
-    kind = "ADDED" if event.is_create else "MODIFIED"
+    change = "ADDED" if event.is_create else "MODIFIED"
     if keep is None:
-        return _event_line(kind, body)
+        return _event_line(change, body)
     now_in = keep(orjson.loads(body))
     prev = event.prev_kv
     was_in = (
-        keep(codec.decode(prev.value, prev.mod_revision))
+        keep(conversion.decode(kind, prev.value, prev.mod_revision))
         if prev is not None
         else not event.is_create
     )
     if now_in:
-        return _event_line("ADDED" if not was_in else kind, body)
+        return _event_line("ADDED" if not was_in else change, body)
     if was_in and not event.is_create:
         return _event_line("DELETED", body)
     return None
@@ -349,11 +354,8 @@ def watch_objects(
                     continue
                 last = batch[-1].revision
                 # One write for everything that arrived together, not one per event.
-                lines = [
-                    line
-                    for line in (_translate(e, keep, rewrite, wildcard=wildcard) for e in batch)
-                    if line
-                ]
+                translated = (_translate(kind, e, keep, rewrite, wildcard=wildcard) for e in batch)
+                lines = [line for line in translated if line]
                 if lines:
                     yield b"".join(render(line) for line in lines)
         finally:

@@ -335,18 +335,88 @@ def test_events_filtered_by_involved_object(
     assert none.stderr.strip() == f"No resources found in {namespace} namespace."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/v1 and events.k8s.io/v1 Events are two separate stores in kcp-edge: an Event "
-    "created through one group-version is not listed through the other (a real apiserver serves "
-    "the same Event objects through both)",
-)
 def test_core_events_are_also_events_k8s_io_events(
     kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     _create_events_and_a_lease(kubectl, namespace, tmp_path)
     names = kubectl("get", "events.v1.events.k8s.io", "-o", "name").stdout.split()
     assert sorted(names) == ["event.events.k8s.io/app.1", "event.events.k8s.io/other.1"]
+    seen = json.loads(kubectl("get", "events.v1.events.k8s.io", "app.1", "-o", "json").stdout)
+    assert seen["apiVersion"] == "events.k8s.io/v1"
+    assert seen["regarding"]["name"] == "app"
+    assert seen["note"] == "configuration loaded"
+    assert seen["deprecatedCount"] == 3
+    assert seen["deprecatedSource"] == {"component": "tester"}
+    assert "involvedObject" not in seen and "message" not in seen
+    by_regarding = kubectl(
+        "get", "events.v1.events.k8s.io", "--field-selector", "regarding.name=other", "-o", "name"
+    )
+    assert by_regarding.stdout.split() == ["event.events.k8s.io/other.1"]
+
+
+EVENTS_K8S_IO_EVENT = """\
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata:
+  name: modern.1
+eventTime: "2026-01-02T03:04:05.000000Z"
+reportingController: example.com/controller
+reportingInstance: controller-0
+action: Reconcile
+reason: Synced
+type: Normal
+note: synced through events.k8s.io
+regarding:
+  kind: ConfigMap
+  name: app
+  namespace: {ns}
+"""
+
+
+def test_an_events_k8s_io_event_is_a_core_event(
+    kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "event.yaml"
+    manifest.write_text(EVENTS_K8S_IO_EVENT.format(ns=namespace))
+    done = kubectl("create", "-f", str(manifest))
+    assert done.stdout.strip() == "event.events.k8s.io/modern.1 created"
+    core = json.loads(kubectl("get", "events", "modern.1", "-o", "json").stdout)
+    assert core["apiVersion"] == "v1"
+    assert core["involvedObject"] == {"kind": "ConfigMap", "name": "app", "namespace": namespace}
+    assert core["message"] == "synced through events.k8s.io"
+    assert core["reportingComponent"] == "example.com/controller"
+    assert "note" not in core and "regarding" not in core
+    by_object = kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=app", "-o", "name"
+    )
+    assert by_object.stdout.split() == ["event/modern.1"]
+    kubectl("annotate", "events", "modern.1", "seen=core")
+    patched = json.loads(
+        kubectl(
+            "patch",
+            "events.v1.events.k8s.io",
+            "modern.1",
+            "--type=merge",
+            "-p",
+            '{"note":"patched through events.k8s.io"}',
+            "-o",
+            "json",
+        ).stdout
+    )
+    assert patched["metadata"]["annotations"] == {"seen": "core"}
+    assert patched["note"] == "patched through events.k8s.io"
+    again = json.loads(kubectl("get", "events", "modern.1", "-o", "json").stdout)
+    assert again["message"] == "patched through events.k8s.io"
+    assert again["metadata"]["resourceVersion"] == patched["metadata"]["resourceVersion"]
+    gone = kubectl("delete", "events", "modern.1")
+    assert gone.stdout.strip() in (
+        'event "modern.1" deleted',  # kubectl 1.32
+        f'event "modern.1" deleted from {namespace} namespace',  # kubectl 1.37
+    )
+    missing = kubectl("get", "events.v1.events.k8s.io", "modern.1", check=False)
+    assert missing.stderr.strip() == (
+        'Error from server (NotFound): events.events.k8s.io "modern.1" not found'
+    )
 
 
 # --- get across namespaces and kinds --------------------------------------------------------------

@@ -467,3 +467,44 @@ def test_events_v1_filtered_by_regarding(api_client: client.ApiClient, namespace
         namespace, field_selector="regarding.kind=ConfigMap,regarding.name=app"
     )
     assert [e.metadata.name for e in listed.items] == ["e1"]
+
+
+def test_an_events_k8s_io_watch_sees_core_events_in_its_own_shape(
+    api_client: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    """One stored Event, two APIs: a watch through events.k8s.io/v1 gets the Event recorded
+    through core/v1 converted (``regarding``, ``note``), and its deletion."""
+    events = client.EventsV1Api(api_client)
+    start = events.list_namespaced_event(namespace).metadata.resource_version
+    core.create_namespaced_event(
+        namespace,
+        client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name="recorded.1"),
+            involved_object=client.V1ObjectReference(kind="ConfigMap", name="app"),
+            # The client's EventsV1Event refuses a null eventTime (as against any apiserver).
+            event_time=datetime.datetime.now(datetime.timezone.utc),
+            reporting_component="example.com/recorder",
+            reporting_instance="recorder-0",
+            action="Load",
+            reason="Loaded",
+            message="through core/v1",
+            type="Normal",
+        ),
+    )
+    core.delete_namespaced_event("recorded.1", namespace)
+    seen = []
+    for event in watch.Watch().stream(
+        events.list_namespaced_event,
+        namespace,
+        resource_version=start,
+        timeout_seconds=5,
+        _request_timeout=10,
+    ):
+        obj = event["object"]
+        seen.append((event["type"], obj.metadata.name, obj.note, obj.regarding.name))
+        if len(seen) == 2:
+            break
+    assert seen == [
+        ("ADDED", "recorded.1", "through core/v1", "app"),
+        ("DELETED", "recorded.1", "through core/v1", "app"),
+    ]
