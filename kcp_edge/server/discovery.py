@@ -15,14 +15,16 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kcp_edge.apimachinery import discovery, openapi
+from kcp_edge.apimachinery import discovery, openapi, openapiv2
 from kcp_edge.registry import crds
 from kcp_edge.registry.builtin import served_group_versions
 from kcp_edge.registry.catalog import Catalog
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
+from kcp_edge.registry.openapi_data import bundled_documents
 from kcp_edge.server.requestinfo import RequestInfo
 from kcp_edge.server.resources import NOT_FOUND
+from kcp_edge.server.version import GIT_VERSION
 
 _CUSTOM_CACHE_SIZE = 256
 
@@ -39,9 +41,18 @@ def _answer(doc: discovery.DiscoveryResponse, request: Request) -> Response:
 class Discovery:
     """The discovery and OpenAPI documents of every logical cluster."""
 
-    def __init__(self, *, catalog: Catalog, documents: openapi.OpenAPIDocuments) -> None:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        documents: openapi.OpenAPIDocuments,
+        swagger: openapiv2.SwaggerDocuments | None = None,
+    ) -> None:
         self._catalog = catalog
         self._documents = documents
+        self._swagger = swagger or openapiv2.SwaggerDocuments(
+            documents=bundled_documents(), version=GIT_VERSION
+        )
         self._custom_cache: dict[tuple[str, frozenset[object]], openapi.OpenAPIDocument] = {}
 
     def serve(self, request: Request, info: RequestInfo) -> Response | None:
@@ -50,6 +61,8 @@ class Discovery:
         kinds = self._catalog.kinds(info.cluster)
         if path.startswith("/openapi/v3"):
             return self._openapi(request, info, path)
+        if path == "/openapi/v2":
+            return self._openapi_v2(request, info)
         try:
             if path in ("/api", "/apis"):
                 form = discovery.negotiate(request.headers.get("accept"))
@@ -134,6 +147,20 @@ class Discovery:
                 now=time.time(),
                 prefix=prefix,
             )
+        headers = dict(result.headers)
+        media = headers.pop("Content-Type", None)
+        return Response(result.body, status_code=result.status, headers=headers, media_type=media)
+
+    def _openapi_v2(self, request: Request, info: RequestInfo) -> Response:
+        """Built-in kinds only: a custom resource (CRD or API negotiation) found in v2 would be
+        validated there on the client; leaving it out keeps kubectl's own fallbacks, as with
+        no document at all (docs/api.md)."""
+        kinds = [k for k in self._catalog.kinds(info.cluster) if custom_kind(k) is None]
+        result = openapiv2.serve_swagger(
+            self._swagger.document(kinds=kinds),
+            accept=request.headers.get("accept"),
+            if_none_match=request.headers.get("if-none-match"),
+        )
         headers = dict(result.headers)
         media = headers.pop("Content-Type", None)
         return Response(result.body, status_code=result.status, headers=headers, media_type=media)
