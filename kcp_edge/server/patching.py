@@ -1,8 +1,9 @@
 """PATCH bodies: which patch type, decoded once, applied to the current object on every retry.
 
 Why this module exists: ``k8s.io/apiserver/pkg/endpoints/handlers/patch.go`` accepts JSON
-patch, merge patch, strategic merge patch (built-in kinds only; custom resources answer 415)
-and server-side apply, each with its own decoding errors. The patch is decoded once per request
+patch, merge patch, strategic merge patch (built-in kinds, and CRDs re-declaring a Kubernetes
+type; other custom resources answer 415) and server-side apply, each with its own decoding
+errors. The patch is decoded once per request
 and applied inside the store's compare-and-swap loop, so a patch racing another write is
 re-applied to the newer object instead of failing.
 """
@@ -17,7 +18,7 @@ from kcp_edge.apimachinery import errors, jsonpatch, mergepatch
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.server import bodies
-from kcp_edge.server.strategic import PatchFn, strategic_patcher
+from kcp_edge.server.strategic import PatchFn, kubernetes_schema, strategic_patcher
 
 Obj = dict[str, Any]
 
@@ -58,9 +59,10 @@ def patcher(kind: ResourceKind, media: str, raw: bytes, request: Request) -> Pat
 
         return apply_merge
     custom = custom_kind(kind) is not None
-    if media == bodies.STRATEGIC_PATCH and not custom:
-        return strategic_patcher(kind, raw)
-    if custom:
+    schema = kubernetes_schema(kind.group, kind.version, kind.kind) if custom else kind.schema
+    if media == bodies.STRATEGIC_PATCH and schema:
+        return strategic_patcher(kind, raw, schema)
+    if not schema:
         accepted: tuple[str, ...] = (bodies.JSON_PATCH, bodies.MERGE_PATCH, bodies.APPLY_PATCH)
     else:
         accepted = (

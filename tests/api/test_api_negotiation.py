@@ -442,6 +442,35 @@ def test_a_crd_built_from_openapi_serves_real_deployments(ws: Workspace) -> None
     assert json.loads(out)["spec"]["replicas"] == 2
 
 
+def test_kubectl_apply_twice_and_set_image_on_a_crd_declared_deployment(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """kubectl knows apps/v1 Deployments and sends them strategic merge patches (a re-apply,
+    ``set image``); a CRD re-declaring the type merges them with the upstream schema instead
+    of answering 415."""
+    ws.custom.create_cluster_custom_object(*CRDS, deployment_crd())
+    wait_for(
+        lambda: "deployments" in ws.kubectl("api-resources", "--api-group=apps", "-o", "name"),
+        "deployments in discovery",
+    )
+    manifest = tmp_path / "web.json"
+    body = deployment("web")
+    body["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "busybox"})
+    manifest.write_text(json.dumps(body))
+    assert ws.kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web created"
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26"
+    manifest.write_text(json.dumps(body))
+    assert ws.kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web configured"
+    out = ws.kubectl("set", "image", "deployment/web", "sidecar=busybox:1.36")
+    assert out.strip() == "deployment.apps/web image updated"
+    got = json.loads(ws.kubectl("get", "deploy", "web", "-o", "json"))
+    containers = got["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [
+        ("web", "nginx:1.26"),
+        ("sidecar", "busybox:1.36"),
+    ]
+
+
 def _create_or_none(apps: client.AppsV1Api, body: dict[str, Any]) -> Any:
     try:
         return apps.create_namespaced_deployment("default", copy.deepcopy(body))
