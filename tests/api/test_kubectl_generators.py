@@ -523,19 +523,6 @@ def test_explain_configmaps_header(kubectl: Kubectl) -> None:
     assert fields[3].split() == ["FIELD:", "data", "<map[string]string>"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kcp-edge serves OpenAPI schemas stripped of descriptions, so kubectl explain prints "
-    "'<empty>' and '<no description>' where a real cluster prints the type's documentation",
-)
-def test_explain_configmaps_describes_the_type(kubectl: Kubectl) -> None:
-    out = kubectl("explain", "configmaps").stdout.splitlines()
-    assert out[4] == "    ConfigMap holds configuration data for pods to consume."
-    assert "  data\t<map[string]string>" in out
-    data = out.index("  data\t<map[string]string>")
-    assert out[data + 1].startswith("    Data contains the configuration data.")
-
-
 # --- diff -----------------------------------------------------------------------------------------
 
 
