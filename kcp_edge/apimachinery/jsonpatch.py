@@ -29,7 +29,8 @@ Exception tree::
     JSONPatchError(ValueError)        .code, .reason; str() is the Status message
     ├── JSONPatchDecodeError          400 BadRequest: the body is not a JSON patch
     ├── JSONPatchTooLargeError        413 RequestEntityTooLarge: over 10,000 operations
-    └── JSONPatchApplyError           422 Invalid: an operation does not apply (.detail)
+    ├── JSONPatchApplyError           422 Invalid: an operation does not apply (.detail)
+    └── JSONPatchTooDeepError         400 BadRequest: a copy deeper than kcp-edge keeps
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from kcp_edge.apimachinery.mergepatch import (
     go_json_kind,
     unmarshal_type_message,
 )
+from kcp_edge.apimachinery.nesting import MAX_DEPTH
 
 MAX_OPERATIONS = 10_000
 MAX_COPY_BYTES = 3 * 1024 * 1024
@@ -86,6 +88,14 @@ class JSONPatchApplyError(JSONPatchError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(GENERIC_UNPROCESSABLE, detail=detail)
+
+
+class JSONPatchTooDeepError(JSONPatchError):
+    """A ``copy`` of a value nested deeper than orjson writes, so deeper than any object kept
+    (``nesting.MAX_DEPTH``); Go would copy it, to refuse or keep the result later."""
+
+    code = 400
+    reason = "BadRequest"
 
 
 # --- RFC 6902 -------------------------------------------------------------------------------
@@ -289,7 +299,8 @@ def _move_or_copy(doc: Any, op: dict[str, Any], kind: str, copied: list[int]) ->
         _wrap(f"error in move for path: '{key}'", _remove, source, key)
         path = _field(op, "path")
     else:
-        value = _clone(_wrap(f"error in copy for from: '{source_path}'", _get, source, key))
+        value = _wrap(f"error in copy for from: '{source_path}'", _get, source, key)
+        value = _clone(value, f"error in copy for from: '{source_path}'")
         path = _field(op, "path", f"copy operation failed to decode path: {_MISSING}")
     missing = f"{kind} operation does not apply: doc is missing destination path: {path}"
     target, dest = _locate(doc, path, missing)
@@ -333,7 +344,11 @@ def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _clone(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
+def _clone(value: Any, context: str = "") -> Any:
+    if not isinstance(value, (dict, list)):
+        return value
+    try:
         return orjson.loads(orjson.dumps(value))
-    return value
+    except orjson.JSONEncodeError:
+        prefix = f"{context}: " if context else ""
+        raise JSONPatchTooDeepError(f"{prefix}exceeded max depth of {MAX_DEPTH}") from None

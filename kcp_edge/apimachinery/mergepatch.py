@@ -40,6 +40,14 @@ from typing import Any
 
 import orjson
 
+from kcp_edge.apimachinery.nesting import (
+    go_depth_error,
+    may_be_deeper,
+    opening,
+    opening_at,
+    too_deep,
+)
+
 INVALID_PATCH = "Invalid JSON Patch"
 
 
@@ -136,19 +144,31 @@ def decode_json(body: bytes | str) -> Any:
     """Decode JSON as Go does, or raise `GoJSONError` with Go's message.
 
     Invalid UTF-8 becomes U+FFFD, as in Go; integers that do not fit 64 bits become floats.
+    Go refuses nesting past 10,000 levels; this refuses it past `nesting.MAX_DEPTH` (in Go's
+    words), which is as deep as the patch walkers and what they produce may go.
     """
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
+        return _shallow(orjson.loads(text), text)
+    except orjson.JSONDecodeError as err:
+        if err.msg.startswith("depth limit"):
+            raise GoJSONError(go_depth_error(opening_at(text, err.pos))) from None
     try:  # what orjson refuses but Go accepts: lone surrogate escapes, huge exponents
         value = json.loads(text, parse_constant=_reject_constant)
     except _ConstantError as err:
         raise GoJSONError(str(err)) from None
     except json.JSONDecodeError as err:
         raise GoJSONError(_go_syntax_message(text, err)) from None
-    return _fix_strings(value)
+    except RecursionError:
+        raise GoJSONError(go_depth_error("{")) from None
+    return _fix_strings(_shallow(value, text))
+
+
+def _shallow(value: Any, text: str) -> Any:
+    deep = too_deep(value) if may_be_deeper(text) else None
+    if deep is not None:
+        raise GoJSONError(go_depth_error(opening(deep)))
+    return value
 
 
 def go_json_kind(value: Any) -> str:

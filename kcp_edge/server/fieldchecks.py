@@ -28,6 +28,10 @@ from kcp_edge.apimachinery.names import invalid as invalid_field
 from kcp_edge.registry.custom import custom_kind
 from kcp_edge.registry.kinds import ResourceKind
 from kcp_edge.registry.openapi_data import component_schemas
+from kcp_edge.server import bodies
+
+_TOO_DEEP_TO_WALK = (RecursionError, orjson.JSONEncodeError)
+"""What a value nested deeper than the checks can walk (Python) or write (orjson) raises."""
 
 
 def directive(request: Request, verb: str) -> fv.FieldValidation:
@@ -44,8 +48,26 @@ def check_object(
 ) -> list[str]:
     """Warnings for ``obj`` as sent; raises the Strict error. ``raw``: JSON body bytes.
 
-    A custom resource is pruned and defaulted here, as its decoder does, whatever the mode.
+    What is not kept goes first, whatever the mode: a custom resource is pruned and defaulted,
+    as its decoder does, and a built-in object loses its unknown fields. What is left may not
+    nest deeper than ``bodies.MAX_DEPTH`` (the body itself may have: ``bodies.py``).
     """
+    try:
+        warnings = _check_object(kind, obj, raw=raw, mode=mode, verb=verb)
+    except _TOO_DEEP_TO_WALK:
+        raise bodies.too_deep(kind.kind, kind.version) from None
+    bodies.check_depth(obj, kind=kind.kind, version=kind.version, raw=raw)
+    return warnings
+
+
+def _check_object(
+    kind: ResourceKind,
+    obj: dict[str, Any],
+    *,
+    raw: bytes | None,
+    mode: fv.FieldValidation,
+    verb: str,
+) -> list[str]:
     custom = custom_kind(kind)
     if custom is not None:
         problems = custom.admit(obj)
@@ -63,9 +85,21 @@ def check_object(
                 f"{kind.kind} in version {version} cannot be handled as a {kind.kind}: {problem}"
             )
     if mode is fv.FieldValidation.IGNORE:
+        fv.drop_unknown_fields(obj, schemas=schemas, root=kind.schema)
         return []
     problems = fv.strict_errors(obj, schemas=schemas, root=kind.schema, raw=raw)
-    return _outcome(kind, mode, problems, verb=verb)
+    warnings = _outcome(kind, mode, problems, verb=verb)
+    if _any_unknown(problems):
+        fv.drop_unknown_fields(obj, schemas=schemas, root=kind.schema)
+    return warnings
+
+
+def _any_unknown(problems: list[str]) -> bool:
+    """Whether the strict errors name an unknown field (else there is nothing to drop), or
+    may have been cut short before they did."""
+    if len(problems) >= fv.MAX_STRICT_ERRORS:
+        return True
+    return any(problem.startswith(fv.UNKNOWN) for problem in problems)
 
 
 def _typed_as(kind: ResourceKind, obj: dict[str, Any]) -> bool:
@@ -83,6 +117,23 @@ def check_patched(
     patch_type: str,
     mode: fv.FieldValidation,
 ) -> list[str]:
+    """As `check_object`, for the result of a JSON, merge or strategic merge patch."""
+    try:
+        warnings = _check_patched(kind, patched, patch=patch, patch_type=patch_type, mode=mode)
+    except _TOO_DEEP_TO_WALK:
+        raise bodies.too_deep(kind.kind, kind.version) from None
+    bodies.check_depth(patched, kind=kind.kind, version=kind.version)
+    return warnings
+
+
+def _check_patched(
+    kind: ResourceKind,
+    patched: dict[str, Any],
+    *,
+    patch: bytes,
+    patch_type: str,
+    mode: fv.FieldValidation,
+) -> list[str]:
     custom = custom_kind(kind)
     if custom is not None:
         problems = custom.admit(patched)
@@ -92,6 +143,7 @@ def check_patched(
         schemas = component_schemas(group=kind.group, version=kind.version)
         _check_patched_types(kind, schemas, patched, patch=patch, patch_type=patch_type)
         if mode is fv.FieldValidation.IGNORE:
+            fv.drop_unknown_fields(patched, schemas=schemas, root=kind.schema)
             return []
         problems = fv.patch_strict_errors(
             patched, schemas=schemas, root=kind.schema, patch=patch, patch_type=patch_type
@@ -99,7 +151,10 @@ def check_patched(
     invalid = ""
     if problems and mode is fv.FieldValidation.STRICT:
         invalid = _invalid_value(patched, patch=patch, patch_type=patch_type)
-    return _outcome(kind, mode, problems, verb="patch", invalid_value=invalid)
+    warnings = _outcome(kind, mode, problems, verb="patch", invalid_value=invalid)
+    if custom is None and _any_unknown(problems):
+        fv.drop_unknown_fields(patched, schemas=schemas, root=kind.schema)
+    return warnings
 
 
 def _check_patched_types(
