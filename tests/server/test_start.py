@@ -20,10 +20,13 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
+import yaml
 from cryptography import x509
 
 from kcp_edge.auth.pki import ensure_serving_certificate, required_names
@@ -154,6 +157,28 @@ def test_restart_reuses_token_and_ca(tmp_path: Path) -> None:
         out = kubectl("version", kubeconfig=old)
         assert out.returncode == 0, out.stderr
         assert SERVER_VERSION in out.stdout
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(lambda doc: "# edited by hand\n" + yaml.safe_dump(doc), id="comments"),
+        pytest.param(lambda doc: yaml.safe_dump(doc, default_flow_style=True), id="flow-style"),
+        pytest.param(lambda doc: json.dumps(doc, indent=2), id="json"),
+    ],
+)
+def test_the_token_is_found_in_a_kubeconfig_any_tool_rewrote(
+    tmp_path: Path, rewrite: Callable[[dict[str, Any]], str]
+) -> None:
+    """Another tool or an editor may rewrite the admin kubeconfig in any valid YAML; the next
+    start must find the token again (else it refuses to start: the token hash would not match)."""
+    root = tmp_path / "kcp"
+    with running_kcp(root, log=tmp_path / "first.log") as first:
+        token = admin_token(first.kubeconfig)
+    path = root / "admin.kubeconfig"
+    path.write_text(rewrite(yaml.safe_load(path.read_text())))
+    with running_kcp(root, log=tmp_path / "second.log") as second:
+        assert admin_token(second.kubeconfig) == token
 
 
 def test_changed_token_hash_fails_start(tmp_path: Path) -> None:
