@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -78,6 +79,12 @@ def parse_time(text: object) -> datetime | None:
     """An RFC 3339 timestamp (``metav1.Time`` or ``MicroTime``); None when absent or bad."""
     if not isinstance(text, str) or not text:
         return None
+    return _parse_time(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(text: str) -> datetime | None:
+    """Cached: the objects of one list mostly share a handful of creation seconds."""
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         return None
@@ -148,7 +155,7 @@ def age(timestamp: object, now: datetime) -> str:
 def _get(obj: Mapping[str, Any], *path: str) -> Any:
     current: Any = obj
     for part in path:
-        if not isinstance(current, Mapping):
+        if not isinstance(current, dict):  # decoded JSON: never another Mapping
             return None
         current = current.get(part)
     return current
