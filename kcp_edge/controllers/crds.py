@@ -66,7 +66,8 @@ class CRDController:
         return [_decode(raw) for raw in self._objects.list(self._kind, cluster, "").items]
 
     async def load(self) -> None:
-        """Start-up: serve every established CRD before the first request."""
+        """Start-up, and after a watch gap: serve exactly the established CRDs (before the first
+        request, at start-up)."""
         page = self._objects.list(self._kind, "*", "")
         by_cluster: dict[str, list[Obj]] = defaultdict(list)
         for raw in page.items:
@@ -75,7 +76,10 @@ class CRDController:
             if not crd["metadata"]["annotations"]:
                 del crd["metadata"]["annotations"]
             by_cluster[cluster].append(crd)
-        for cluster, found in by_cluster.items():
+        # After a watch gap, a workspace whose last CRD went meanwhile is in no list: its kinds
+        # must go too.
+        gone = set(self._catalog.clusters_with_custom_kinds()) - set(by_cluster)
+        for cluster, found in [*by_cluster.items(), *((c, []) for c in gone)]:
             self._publish(cluster, found)
         self._dirty.update(by_cluster)
         self._revision = page.revision

@@ -119,6 +119,10 @@ class Catalog:
     def kinds(self, cluster: str) -> Sequence[ResourceKind]:
         return self._kinds.get(cluster, self._builtins)
 
+    def clusters_with_custom_kinds(self) -> list[str]:
+        """The logical clusters whose CRDs currently add kinds."""
+        return list(self._custom)
+
     def custom_kinds(self, cluster: str) -> Sequence[ResourceKind]:
         """The kinds ``cluster``'s CRDs add, in no particular order."""
         return tuple(self._custom.get(cluster, {}).values())
