@@ -31,18 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
-import http.client
 import json
 import os
 import re
-import resource
-import shutil
 import signal
 import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,15 +49,33 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kcp_edge.cli.kubeconfig import read_user_token
+from tests.benchmarks.common import (
+    HOST,
+    JSON_TYPE,
+    Child,
+    Conn,
+    Kcp,
+    Result,
+    WrkCase,
+    client_cpu,
+    find_wrk,
+    finish,
+    line,
+    pct,
+    populate,
+    process_cpu,
+    python_load,
+    raw_request,
+    spawn,
+    start_kcp,
+    wait_ready,
+)
+from tests.conftest import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-HOST = "127.0.0.1"
+AGENT = "kcp-bench-api"
 PREFIX = "/clusters/root"
-JSON_TYPE = "application/json"
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
-START_TIMEOUT = 30.0
 GET_CONNS = 16
 LIST_CONNS = 4
 LIST_SIZE = 1000
@@ -73,7 +85,6 @@ WATCH_RATE = 200
 WATCH_SECONDS = 5.0
 WATCH_CREATORS = 4
 WATCH_DRAIN_SECONDS = 15.0
-MAX_REQUESTS_PER_CONN = 2_000_000
 GOALS = {"get_ratio": 0.40, "creates": 2000.0, "create_p99_ms": 50.0, "watch_p99_ms": 20.0}
 
 NS_GET, NS_LIST, NS_CREATE, NS_WATCH = "bench-get", "bench-list", "bench-create", "bench-watch"
@@ -96,121 +107,16 @@ def configmap(name: str) -> bytes:
     )
 
 
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<46} {value:>30}  {extra}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile of ``values`` in milliseconds (values are seconds)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
-
-
 # --- the servers ------------------------------------------------------------------------------
 
 
-@dataclass
-class Target:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"https://{HOST}:{self.port}"
-
-
-def wait_ready(target: Target, path: str, ctx: ssl.SSLContext, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if target.proc.poll() is not None:
-            sys.exit(
-                f"{target.name} exited with {target.proc.returncode}:\n{target.log.read_text()}"
-            )
-        with contextlib.suppress(OSError, ssl.SSLError, http.client.HTTPException):
-            conn = http.client.HTTPSConnection(HOST, target.port, context=ctx, timeout=5)
-            try:
-                conn.request("GET", path, headers=headers)
-                if conn.getresponse().status == 200:
-                    return
-            finally:
-                conn.close()
-        time.sleep(0.05)
-    sys.exit(
-        f"{target.name} did not become ready within {START_TIMEOUT}s:\n{target.log.read_text()}"
-    )
-
-
-def start_kcp(root: Path, work: Path) -> Target:
-    port = free_port()
-    log = work / "kcp.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "kcp_edge", "start", "--root-directory", str(root)),
-                *("--secure-port", str(port), "--bind-address", HOST),
-            ],
-            cwd=REPO,
-            env=child_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    target = Target("kcp-edge", port, proc, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not (root / "certs" / "ca.crt").exists() and time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    wait_ready(target, "/readyz", ssl.create_default_context(cafile=root / "certs" / "ca.crt"), {})
-    return target
-
-
-def start_baseline(spec_file: Path, work: Path, ctx: ssl.SSLContext) -> Target:
+def start_baseline(spec_file: Path, work: Path, ca_file: Path) -> Child:
     port = free_port()
     log = work / "baseline.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-baseline", str(spec_file), "--port", str(port)],
-            cwd=REPO,
-            env=child_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    target = Target("bare starlette", port, proc, log)
-    wait_ready(target, GET_PATH, ctx, {})
+    argv = [sys.executable, __file__, "--serve-baseline", str(spec_file), "--port", str(port)]
+    target = Child("bare starlette", spawn(argv, log), log, port)
+    wait_ready(target, ca_file, GET_PATH)
     return target
-
-
-def stop(target: Target) -> str:
-    """Stop the server; a note if it did not exit cleanly."""
-    if target.proc.poll() is None:
-        target.proc.send_signal(signal.SIGTERM)
-    try:
-        code = target.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        target.proc.kill()
-        target.proc.wait()
-        return f"{target.name} did not stop within 30 s after SIGTERM (killed)"
-    text = target.log.read_text(errors="replace")
-    if code != 0 or "Traceback" in text:
-        return f"{target.name} exited with {code}; log:\n{text[-4000:]}"
-    return ""
 
 
 def serve_baseline(spec_file: Path, port: int) -> None:
@@ -260,48 +166,16 @@ def serve_baseline(spec_file: Path, port: int) -> None:
 # --- results ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
-    socket_errors: int = 0
-    status_errors: int = 0  # answers >= 400 counted by wrk (reads: statuses are not tallied)
-    sample: str = ""  # the body of one non-2xx answer
-    cpu: str = ""
-
-    def figures(self) -> str:
-        return f"{self.rate:,.0f}/s p50 {self.p50_ms:.2f} p99 {self.p99_ms:.2f} ms"
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` (0 where /proc is missing)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextlib.contextmanager
 def cpu_meter(server_pid: int, *, wrk: bool) -> Iterator[Callable[[], str]]:
     """Busy cores of the server and of the load generator (wrk, or this process) meanwhile."""
-
-    def client() -> float:
-        if wrk:
-            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-            return usage.ru_utime + usage.ru_stime
-        return time.process_time()
-
-    wall, server, mine = time.perf_counter(), process_cpu(server_pid), client()
+    wall, server, mine = time.perf_counter(), process_cpu(server_pid), client_cpu(wrk)
     figures: list[str] = []
     yield lambda: figures[0] if figures else ""
     elapsed = time.perf_counter() - wall
     figures.append(
         f"cpu server {(process_cpu(server_pid) - server) / elapsed:.2f} "
-        f"client {(client() - mine) / elapsed:.2f}"
+        f"client {(client_cpu(wrk) - mine) / elapsed:.2f}"
     )
 
 
@@ -312,7 +186,7 @@ class Problems:
     seen: list[str] = field(default_factory=list)
 
     def note(self, what: str, result: Result) -> None:
-        bad = {s: n for s, n in sorted(result.statuses.items()) if not 200 <= s < 300}
+        bad = result.failed()
         if bad or result.socket_errors or result.status_errors:
             text = f"{what}: statuses {bad}, socket errors {result.socket_errors}"
             if result.status_errors:
@@ -322,256 +196,12 @@ class Problems:
             self.seen.append(text)
 
 
-# --- the Python client ------------------------------------------------------------------------
-
-
-class Conn:
-    """One keep-alive HTTPS connection; one request at a time (no pipelining)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int, ctx: ssl.SSLContext) -> Conn:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ctx, server_hostname=HOST, limit=1 << 20
-        )
-        return cls(reader, writer)
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lower = head.lower()
-        at = lower.find(b"\r\ncontent-length:")
-        if at >= 0:
-            end = lower.index(b"\r\n", at + 2)
-            return status, await self.reader.readexactly(int(lower[at + 17 : end]))
-        if b"\r\ntransfer-encoding: chunked" in lower:
-            chunks = []
-            for _ in range(1_000_000):
-                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                data = await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                chunks.append(data[:-2])
-            return status, b"".join(chunks)
-        return status, b""
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def raw_request(
-    method: str, path: str, port: int, token: str, *, body: bytes = b"", accept: str = JSON_TYPE
-) -> bytes:
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: Bearer {token}\r\n"
-        f"Accept: {accept}\r\nUser-Agent: kcp-bench-api\r\n"
-    )
-    if method in ("POST", "PUT", "PATCH"):
-        head += f"Content-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
-
-
-async def python_load(
-    *,
-    port: int,
-    ctx: ssl.SSLContext,
-    conns: int,
-    seconds: float,
-    warmup: float,
-    make: Callable[[int, int], bytes],
-) -> Result:
-    """``conns`` connections, each sending ``make(conn, i)`` back to back until the time is up;
-    requests that start after the warm-up and finish before the end are counted."""
-    start = time.perf_counter() + warmup
-    end = start + seconds
-    latencies: list[float] = []
-    statuses: collections.Counter[int] = collections.Counter()
-    errors = 0
-    sample = ""
-
-    async def worker(c: int) -> None:
-        nonlocal errors, sample
-        try:
-            conn = await Conn.open(port, ctx)
-        except (OSError, ssl.SSLError):
-            errors += 1
-            return
-        try:
-            for i in range(MAX_REQUESTS_PER_CONN):
-                raw = make(c, i)
-                t0 = time.perf_counter()
-                if t0 >= end:
-                    return
-                status, body = await asyncio.wait_for(conn.request(raw), 30)
-                t1 = time.perf_counter()
-                if t0 >= start and t1 <= end:
-                    latencies.append(t1 - t0)
-                    statuses[status] += 1
-                if not 200 <= status < 300 and not sample:
-                    sample = body.decode(errors="replace")
-        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.TimeoutError):
-            errors += 1
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(worker(c) for c in range(conns)))
-    return Result(
-        rate=len(latencies) / seconds,
-        p50_ms=pct(latencies, 0.50),
-        p99_ms=pct(latencies, 0.99),
-        requests=len(latencies),
-        statuses=statuses,
-        socket_errors=errors,
-        sample=sample,
-    )
-
-
-# --- wrk --------------------------------------------------------------------------------------
-
-WRK_SCRIPT = r"""
-tid = 0
-threads = {}
-counts = {}
-sample = ""
-counter = 0
-prefix = "w"
-
-function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  prefix = args[1] or "w"
-end
-
-CREATE_FUNCTIONS
-
-function done(summary, latency, requests)
-  local merged = {}
-  local first = ""
-  for _, t in ipairs(threads) do
-    for s, n in pairs(t:get("counts")) do merged[s] = (merged[s] or 0) + n end
-    local s = t:get("sample")
-    if first == "" and s ~= nil then first = s end
-  end
-  local parts = {}
-  for s, n in pairs(merged) do table.insert(parts, string.format('"%d":%d', s, n)) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"socket_errors":%d,"status_errors":%d,"statuses":{%s},"sample":%q}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status, table.concat(parts, ","),
-    (first:sub(1, 600):gsub("[^%w%p ]", " "))))
-end
-"""
-
-# Only creates tally statuses: a response() hook makes wrk hand every body to Lua, which costs
-# more than the bare endpoint itself on 1 MiB lists; reads rely on wrk's count of answers >= 400
-# and on one probe request when there are any.
-WRK_CREATE = """
-function request()
-  counter = counter + 1
-  local name = prefix .. "-" .. tid .. "-" .. counter
-  return wrk.format("POST", nil, nil, BODY_HEAD .. name .. BODY_TAIL)
-end
-
-function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
-  if (status < 200 or status > 299) and sample == "" then sample = body or "" end
-end
-"""
-
-
-def lua_string(data: bytes) -> str:
-    return '"' + "".join(f"\\{b:03d}" for b in data) + '"'
-
-
-def wrk_script(work: Path, create: bool) -> Path:
-    text = WRK_SCRIPT
-    if create:
-        head, tail = configmap("\0").split(b"\0")
-        func = WRK_CREATE.replace("BODY_HEAD", lua_string(head)).replace(
-            "BODY_TAIL", lua_string(tail)
-        )
-        text = text.replace("CREATE_FUNCTIONS", func)
-    else:
-        text = text.replace("CREATE_FUNCTIONS", "")
-    path = work / ("wrk-create.lua" if create else "wrk-read.lua")
-    path.write_text(text)
-    return path
-
-
-def wrk_run(
-    wrk: str,
-    *,
-    url: str,
-    script: Path,
-    conns: int,
-    seconds: float,
-    headers: dict[str, str],
-    prefix: str,
-) -> Result:
-    args = [wrk, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
-    args += ["-s", str(script)]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    args += [url, "--", prefix]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    found = re.search(r"^BENCH_JSON (.*)$", out.stdout, re.M)
-    if out.returncode != 0 or found is None:
-        sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    data = json.loads(found.group(1))
-    duration = data["duration_us"] / 1e6
-    return Result(
-        rate=data["requests"] / duration,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        requests=data["requests"],
-        statuses=collections.Counter({int(k): v for k, v in data["statuses"].items()}),
-        socket_errors=data["socket_errors"],
-        status_errors=data["status_errors"],
-        sample=data["sample"],
-    )
-
-
-def find_wrk(install: bool) -> str | None:
-    found = shutil.which("wrk")
-    if found or not install or os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return found
-    policy = subprocess.run(
-        ["apt-cache", "policy", "wrk"], capture_output=True, text=True, timeout=60, check=False
-    )
-    candidate = re.search(r"Candidate:\s*(\S+)", policy.stdout)
-    if candidate is None or candidate.group(1) == "(none)":
-        return None
-    print("installing wrk with apt-get ...", flush=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "wrk"],
-            capture_output=True,
-            timeout=180,
-            check=False,
-            env=env,
-        )
-    return shutil.which("wrk")
-
-
 # --- the benchmark ----------------------------------------------------------------------------
 
 
 @dataclass
 class Bench:
-    ours: Target
-    token: str
-    ctx: ssl.SSLContext
+    ours: Kcp
     loop: asyncio.AbstractEventLoop
     work: Path
     seconds: float
@@ -585,54 +215,23 @@ class Bench:
     def run(self, coro: Coroutine[object, object, T]) -> T:
         return self.loop.run_until_complete(coro)
 
-    def call(
-        self, method: str, path: str, body: bytes = b"", accept: str = JSON_TYPE
-    ) -> tuple[int, bytes, str]:
-        conn = http.client.HTTPSConnection(HOST, self.ours.port, context=self.ctx, timeout=30)
-        try:
-            headers = {"Authorization": f"Bearer {self.token}", "Accept": accept}
-            if body:
-                headers["Content-Type"] = JSON_TYPE
-            conn.request(method, path, body=body or None, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.read(), resp.getheader("content-type") or ""
-        finally:
-            conn.close()
-
-    def must(self, method: str, path: str, body: bytes = b"", accept: str = JSON_TYPE) -> bytes:
-        status, data, _ = self.call(method, path, body, accept)
-        if not 200 <= status < 300:
-            sys.exit(f"setup: {method} {path} answered {status}: {data[:600]!r}")
-        return data
-
     def populate(self, ns: str, count: int) -> None:
         """``count`` ConfigMaps in ``ns``, 16 at a time."""
         path = CM_PATH.format(ns=ns)
-        failures: list[str] = []
+        port, token = self.ours.port, self.ours.token
 
-        async def fill() -> None:
-            async def worker(w: int) -> None:
-                conn = await Conn.open(self.ours.port, self.ctx)
-                try:
-                    for i in range(w, count, 16):
-                        raw = raw_request(
-                            "POST", path, self.ours.port, self.token, body=configmap(f"cm-{i:05d}")
-                        )
-                        status, body = await asyncio.wait_for(conn.request(raw), 30)
-                        if status != 201:
-                            failures.append(f"POST {path} cm-{i:05d}: {status} {body[:300]!r}")
-                finally:
-                    conn.close()
+        def make(i: int) -> tuple[str, bytes]:
+            name = f"cm-{i:05d}"
+            raw = raw_request("POST", path, port, token, agent=AGENT, body=configmap(name))
+            return f"{path} {name}", raw
 
-            await asyncio.gather(*(worker(w) for w in range(16)))
-
-        self.run(fill())
+        failures = self.run(populate(port, self.ours.ctx, count, make))
         if failures:
             sys.exit("setup failed:\n" + "\n".join(failures[:5]))
 
     def load(
         self,
-        target: Target,
+        target: Child,
         conns: int,
         path: str,
         *,
@@ -647,7 +246,7 @@ class Bench:
 
     def _load(
         self,
-        target: Target,
+        target: Child,
         conns: int,
         path: str,
         *,
@@ -657,52 +256,42 @@ class Bench:
         """Warm up, then measure ``conns`` keep-alive connections against ``target``."""
         self.runs += 1
         prefix = f"r{self.runs}"
+        token = self.ours.token
         if self.wrk is not None:
-            headers = {"Authorization": f"Bearer {self.token}", "Accept": accept}
-            headers["User-Agent"] = "kcp-bench-api"
-            if create:
-                headers["Content-Type"] = JSON_TYPE
-            script = wrk_script(self.work, create)
-            url = target.url + path
-            if self.warmup > 0:
-                warm = wrk_run(
-                    self.wrk,
-                    url=url,
-                    script=script,
-                    conns=conns,
-                    seconds=self.warmup,
-                    headers=headers,
-                    prefix=prefix + "w",
-                )
-                if target is self.ours:
-                    self.problems.note(f"warm-up of {'POST' if create else 'GET'} {path}", warm)
-            result = wrk_run(
+            head, tail = configmap("\0").split(b"\0")
+            case = WrkCase.write(
                 self.wrk,
-                url=url,
-                script=script,
+                self.work / ("wrk-create.lua" if create else "wrk-read.lua"),
+                url=target.url + path,
+                token=token,
+                agent=AGENT,
                 conns=conns,
-                seconds=self.seconds,
-                headers=headers,
-                prefix=prefix,
+                accept=accept,
+                body=(head, tail) if create else None,
             )
-            if result.status_errors and not create and target is self.ours:
-                status, body, _ = self.call("GET", path, accept=accept)
+            if self.warmup > 0:
+                warm = case.run(self.warmup, prefix + "w")
+                if target is self.ours.child:
+                    self.problems.note(f"warm-up of {'POST' if create else 'GET'} {path}", warm)
+            result = case.run(self.seconds, prefix)
+            if result.status_errors and not create and target is self.ours.child:
+                status, body, _ = self.ours.call("GET", path, accept=accept)
                 result.sample = (
                     f"a probe GET answered {status}: {body[:500].decode(errors='replace')}"
                 )
             return result
-        fixed = raw_request("GET", path, target.port, self.token, accept=accept)
+        fixed = raw_request("GET", path, target.port, token, agent=AGENT, accept=accept)
 
         def make(c: int, i: int) -> bytes:
             if not create:
                 return fixed
             body = configmap(f"{prefix}-{c}-{i}")
-            return raw_request("POST", path, target.port, self.token, body=body)
+            return raw_request("POST", path, target.port, token, agent=AGENT, body=body)
 
         return self.run(
             python_load(
                 port=target.port,
-                ctx=self.ctx,
+                ctx=self.ours.ctx,
                 conns=conns,
                 seconds=self.seconds,
                 warmup=self.warmup,
@@ -713,7 +302,7 @@ class Bench:
     def compare(
         self,
         label: str,
-        bare: Target,
+        bare: Child,
         conns: int,
         path: str,
         *,
@@ -727,7 +316,7 @@ class Bench:
         method = "POST" if create else "GET"
         for _ in range(self.rounds):
             base = self.load(bare, conns, path, accept=accept, create=create)
-            ours = self.load(self.ours, conns, path, accept=accept, create=create)
+            ours = self.load(self.ours.child, conns, path, accept=accept, create=create)
             self.problems.note(f"{method} {path} (Accept: {accept}), {conns} connections", ours)
             if (
                 not base.requests
@@ -750,9 +339,11 @@ async def watch_latency(bench: Bench, rv: str) -> tuple[list[float], list[float]
     """100 watches, creates at a steady rate; per-watcher latencies from request start and from
     the create's response, plus (events expected, events missing, failed creates)."""
     loop = asyncio.get_running_loop()
-    port, token = bench.ours.port, bench.token
+    port, token = bench.ours.port, bench.ours.token
     pattern = re.compile(rb'"name":"(bw-\d{6})"')
-    request = raw_request("GET", f"{WATCH_PATH}?watch=1&resourceVersion={rv}", port, token)
+    request = raw_request(
+        "GET", f"{WATCH_PATH}?watch=1&resourceVersion={rv}", port, token, agent=AGENT
+    )
 
     class Watcher(asyncio.Protocol):
         def __init__(self) -> None:
@@ -783,7 +374,7 @@ async def watch_latency(bench: Bench, rv: str) -> tuple[list[float], list[float]
 
     watchers: list[Watcher] = []
     for _ in range(bench.watchers):
-        _, proto = await loop.create_connection(Watcher, HOST, port, ssl=bench.ctx)
+        _, proto = await loop.create_connection(Watcher, HOST, port, ssl=bench.ours.ctx)
         watchers.append(proto)
     heads = await asyncio.wait_for(asyncio.gather(*(w.started for w in watchers)), 30)
     bad = [h for h in heads if not h.startswith(b"HTTP/1.1 200")]
@@ -797,14 +388,16 @@ async def watch_latency(bench: Bench, rv: str) -> tuple[list[float], list[float]
     t0 = time.perf_counter() + 0.1
 
     async def creator(k: int) -> None:
-        conn = await Conn.open(port, bench.ctx)
+        conn = await Conn.open(port, bench.ours.ctx)
         try:
             for i in range(k, total, WATCH_CREATORS):
                 delay = t0 + i / WATCH_RATE - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 name = f"bw-{i:06d}"
-                raw = raw_request("POST", WATCH_PATH, port, token, body=configmap(name))
+                raw = raw_request(
+                    "POST", WATCH_PATH, port, token, agent=AGENT, body=configmap(name)
+                )
                 start = time.perf_counter()
                 status, body = await asyncio.wait_for(conn.request(raw), 30)
                 done = time.perf_counter()
@@ -846,20 +439,14 @@ def run(args: argparse.Namespace) -> None:
     wrk = None if args.client == "python" else find_wrk(not args.no_install)
     if args.client == "wrk" and wrk is None:
         sys.exit("wrk is not installed")
-    ours = start_kcp(root, work)
-    baseline: Target | None = None
+    ours = start_kcp(root, work / "kcp.log")
+    baseline: Child | None = None
     notes: list[str] = []
     try:
-        token = read_user_token(root / "admin.kubeconfig")
-        if token is None:
-            sys.exit(f"no admin token in {root / 'admin.kubeconfig'}")
-        ctx = ssl.create_default_context(cafile=root / "certs" / "ca.crt")
         loop = uvloop.new_event_loop()
         try:
             bench = Bench(
                 ours=ours,
-                token=token,
-                ctx=ctx,
                 loop=loop,
                 work=work,
                 seconds=args.seconds,
@@ -879,32 +466,21 @@ def run(args: argparse.Namespace) -> None:
             measure(bench, baseline)
         finally:
             loop.close()
-        notes += [stop(baseline), stop(ours)]
+        notes += [baseline.stop(), ours.child.stop()]
     finally:
-        for server in (baseline, ours):
-            if server is not None and server.proc.poll() is None:
-                server.proc.kill()
-                server.proc.wait()
+        for server in (baseline, ours.child):
+            if server is not None:
+                server.kill()
     print("-" * 110)
-    problems = bench.problems.seen + [n for n in notes if n]
-    if problems:
-        print("errors and non-2xx answers:")
-        for text in problems:
-            print(f"  {text}")
-    else:
-        print("errors and non-2xx answers: none")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"kept {work}")
+    finish(bench.problems.seen + [n for n in notes if n], work, keep=args.keep)
 
 
-def prepare(bench: Bench, root: Path, work: Path) -> Target:
+def prepare(bench: Bench, root: Path, work: Path) -> Child:
     """Namespaces and objects on our server; the bytes the bare endpoint serves; start it."""
     for ns in (NS_GET, NS_LIST, NS_CREATE, NS_WATCH):
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-        bench.must("POST", f"{PREFIX}/api/v1/namespaces", json.dumps(namespace).encode())
-    bench.must("POST", CM_PATH.format(ns=NS_GET), configmap("bench-cm"))
+        bench.ours.must("POST", f"{PREFIX}/api/v1/namespaces", json.dumps(namespace).encode())
+    bench.ours.must("POST", CM_PATH.format(ns=NS_GET), configmap("bench-cm"))
     t = time.perf_counter()
     bench.populate(NS_LIST, LIST_SIZE)
     setup_rate = LIST_SIZE / (time.perf_counter() - t)
@@ -915,7 +491,7 @@ def prepare(bench: Bench, root: Path, work: Path) -> Target:
         ("table", "GET", LIST_PATH, b"", TABLE_ACCEPT),
         ("create", "POST", CREATE_PATH, configmap("bench-probe"), JSON_TYPE),
     ):
-        status, data, ctype = bench.call(method, path, body, accept)
+        status, data, ctype = bench.ours.call(method, path, body, accept)
         if not 200 <= status < 300:
             sys.exit(f"{method} {path} (Accept: {accept}) answered {status}: {data[:600]!r}")
         captured[key] = (data, ctype)
@@ -936,10 +512,10 @@ def prepare(bench: Bench, root: Path, work: Path) -> Target:
     spec_file.write_text(json.dumps(spec))
     sizes = ", ".join(f"{k} {len(v[0]):,} B" for k, v in captured.items())
     line("setup: 1,000 ConfigMaps, 16 connections", f"{setup_rate:,.0f}/s", f"bodies: {sizes}")
-    return start_baseline(spec_file, work, bench.ctx)
+    return start_baseline(spec_file, work, root / "certs" / "ca.crt")
 
 
-def measure(bench: Bench, bare: Target) -> None:
+def measure(bench: Bench, bare: Child) -> None:
     bench.compare(
         f"GET configmap, {GET_CONNS} conns",
         bare,
@@ -959,8 +535,8 @@ def measure(bench: Bench, bare: Target) -> None:
         create=True,
         goal=f"goal >= {GOALS['creates']:,.0f}/s, p99 < {GOALS['create_p99_ms']:g} ms",
     )
-    rv = json.loads(bench.must("GET", WATCH_PATH))["metadata"]["resourceVersion"]
-    with cpu_meter(bench.ours.proc.pid, wrk=False) as cpu:
+    rv = json.loads(bench.ours.must("GET", WATCH_PATH))["metadata"]["resourceVersion"]
+    with cpu_meter(bench.ours.child.proc.pid, wrk=False) as cpu:
         from_start, from_response, expected, missing, failed = bench.run(watch_latency(bench, rv))
     total = int(WATCH_RATE * WATCH_SECONDS)
     line(

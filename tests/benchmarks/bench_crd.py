@@ -35,18 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import contextlib
-import http.client
-import json
 import os
-import re
-import resource
-import shutil
-import signal
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,16 +51,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kcp_edge.apimachinery import managedfields, schematypes
 from kcp_edge.apimachinery.structural import CompiledSchema, check_structural
-from kcp_edge.cli.kubeconfig import read_user_token
 from kcp_edge.registry.openapi_data import component_schemas
+from tests.benchmarks.common import (
+    Columns,
+    Kcp,
+    Result,
+    WrkCase,
+    client_cpu,
+    find_wrk,
+    finish,
+    populate,
+    process_cpu,
+    python_load,
+    raw_request,
+    start_kcp,
+)
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "kcp_edge" / "registry" / "data" / "openapi" / "apis__apps__v1.json"
 T = TypeVar("T")
-HOST = "127.0.0.1"
+AGENT = "kcp-bench-crd"  # the field manager: managedFields recorded
 PREFIX = "/clusters/root"
-JSON_TYPE = "application/json"
-START_TIMEOUT = 30.0
 ESTABLISH_TIMEOUT = 30.0
 CREATE_CONNS = 32
 GET_CONNS = 16
@@ -89,6 +89,7 @@ PATHS = {
 }
 LABELS = {"cr": "custom resource", "cm": "configmap"}
 PLACEHOLDER = "NAME-PLACEHOLDER"
+line = Columns(44, 34).line
 
 
 # --- the schema and the objects ---------------------------------------------------------------
@@ -264,131 +265,10 @@ def kinds() -> dict[str, Kind]:
     return out
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<44} {value:>34}  {extra}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile of ``values`` in milliseconds (values are seconds)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` (0 where /proc is missing)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def client_cpu(wrk: bool) -> float:
-    if wrk:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-    return time.process_time()
-
-
 # --- the server -------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-    ctx: ssl.SSLContext
-    token: str
-
-    def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        conn = http.client.HTTPSConnection(HOST, self.port, context=self.ctx, timeout=30)
-        try:
-            headers = {"Authorization": f"Bearer {self.token}", "Accept": JSON_TYPE}
-            headers["User-Agent"] = "kcp-bench-crd"  # the field manager: managedFields recorded
-            if body:
-                headers["Content-Type"] = JSON_TYPE
-            conn.request(method, path, body=body or None, headers=headers)
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
-
-    def must(self, method: str, path: str, body: bytes = b"") -> bytes:
-        status, data = self.call(method, path, body)
-        if not 200 <= status < 300:
-            sys.exit(f"setup: {method} {path} answered {status}: {data[:800]!r}")
-        return data
-
-
-def start_kcp(root: Path, work: Path) -> Server:
-    port = free_port()
-    log = work / "kcp.log"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "kcp_edge", "start", "--root-directory", str(root)),
-                *("--secure-port", str(port), "--bind-address", HOST),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"kcp-edge exited with {proc.returncode}:\n{log.read_text()}")
-        if (root / "certs" / "ca.crt").exists() and (root / "admin.kubeconfig").exists():
-            ctx = ssl.create_default_context(cafile=root / "certs" / "ca.crt")
-            with contextlib.suppress(OSError, ssl.SSLError, http.client.HTTPException):
-                conn = http.client.HTTPSConnection(HOST, port, context=ctx, timeout=5)
-                try:
-                    conn.request("GET", "/readyz")
-                    if conn.getresponse().status == 200:
-                        token = read_user_token(root / "admin.kubeconfig")
-                        if token is None:
-                            sys.exit(f"no admin token in {root / 'admin.kubeconfig'}")
-                        return Server(port, proc, log, ctx, token)
-                finally:
-                    conn.close()
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    sys.exit(f"kcp-edge did not become ready within {START_TIMEOUT}s:\n{log.read_text()}")
-
-
-def stop(server: Server) -> str:
-    """Stop the server; a note if it did not exit cleanly."""
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-    try:
-        code = server.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
-        return "kcp-edge did not stop within 30 s after SIGTERM (killed)"
-    text = server.log.read_text(errors="replace")
-    if code != 0 or "Traceback" in text:
-        return f"kcp-edge exited with {code}; log:\n{text[-4000:]}"
-    return ""
-
-
-def install_crd(server: Server, schema: dict[str, Any]) -> float:
+def install_crd(server: Kcp, schema: dict[str, Any]) -> float:
     """Create the CRD, wait for Established and for its collection to answer; seconds taken."""
     causes = check_structural(schema, field_path="spec.versions[0].schema.openAPIV3Schema")
     if causes:
@@ -409,220 +289,12 @@ def install_crd(server: Server, schema: dict[str, Any]) -> float:
     sys.exit(f"{CRD_NAME} was not Established and served within {ESTABLISH_TIMEOUT:g}s")
 
 
-# --- load: results, the Python client, wrk ----------------------------------------------------
-
-
-@dataclass
-class Result:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
-    errors: int = 0  # socket errors, plus answers >= 400 that wrk counted on reads
-    sample: str = ""
-    server_cpu_us: float = 0.0  # server CPU time per request
-    cores: str = ""
-
-    def bad(self) -> str:
-        bad = {s: n for s, n in sorted(self.statuses.items()) if not 200 <= s < 300}
-        if not bad and not self.errors:
-            return ""
-        return f"statuses {bad}, errors {self.errors}; sample: {self.sample[:400]}"
-
-
-class Conn:
-    """One keep-alive HTTPS connection; one request at a time (no pipelining)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int, ctx: ssl.SSLContext) -> Conn:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ctx, server_hostname=HOST, limit=1 << 20
-        )
-        return cls(reader, writer)
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lower = head.lower()
-        at = lower.find(b"\r\ncontent-length:")
-        if at >= 0:
-            end = lower.index(b"\r\n", at + 2)
-            return status, await self.reader.readexactly(int(lower[at + 17 : end]))
-        if b"\r\ntransfer-encoding: chunked" in lower:
-            chunks = []
-            for _ in range(10_000_000):
-                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                data = await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                chunks.append(data[:-2])
-            return status, b"".join(chunks)
-        return status, b""
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def raw_request(method: str, path: str, port: int, token: str, body: bytes = b"") -> bytes:
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAuthorization: Bearer {token}\r\n"
-        f"Accept: {JSON_TYPE}\r\nUser-Agent: kcp-bench-crd\r\n"
-    )
-    if method == "POST":
-        head += f"Content-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
-
-
-async def python_load(
-    server: Server, conns: int, seconds: float, warmup: float, make: Callable[[int, int], bytes]
-) -> Result:
-    """``conns`` connections sending ``make(conn, i)`` back to back; requests that start after
-    the warm-up and finish before the end are counted."""
-    start = time.perf_counter() + warmup
-    end = start + seconds
-    latencies: list[float] = []
-    statuses: collections.Counter[int] = collections.Counter()
-    errors = 0
-    sample = ""
-
-    async def worker(c: int) -> None:
-        nonlocal errors, sample
-        try:
-            conn = await Conn.open(server.port, server.ctx)
-        except (OSError, ssl.SSLError):
-            errors += 1
-            return
-        try:
-            for i in range(10_000_000):
-                raw = make(c, i)
-                t0 = time.perf_counter()
-                if t0 >= end:
-                    return
-                status, body = await asyncio.wait_for(conn.request(raw), 30)
-                t1 = time.perf_counter()
-                if t0 >= start and t1 <= end:
-                    latencies.append(t1 - t0)
-                    statuses[status] += 1
-                if not 200 <= status < 300 and not sample:
-                    sample = body.decode(errors="replace")
-        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.TimeoutError):
-            errors += 1
-        finally:
-            conn.close()
-
-    await asyncio.gather(*(worker(c) for c in range(conns)))
-    return Result(
-        rate=len(latencies) / seconds,
-        p50_ms=pct(latencies, 0.50),
-        p99_ms=pct(latencies, 0.99),
-        requests=len(latencies),
-        statuses=statuses,
-        errors=errors,
-        sample=sample,
-    )
-
-
-WRK_SCRIPT = r"""
-tid = 0
-threads = {}
-counts = {}
-sample = ""
-counter = 0
-prefix = "w"
-
-function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  prefix = args[1] or "w"
-end
-
-CREATE_FUNCTIONS
-
-function done(summary, latency, requests)
-  local merged = {}
-  local first = ""
-  for _, t in ipairs(threads) do
-    for s, n in pairs(t:get("counts")) do merged[s] = (merged[s] or 0) + n end
-    local s = t:get("sample")
-    if first == "" and s ~= nil then first = s end
-  end
-  local parts = {}
-  for s, n in pairs(merged) do table.insert(parts, string.format('"%d":%d', s, n)) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"errors":%d,"statuses":{%s},"sample":%q}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout + e.status, table.concat(parts, ","),
-    (first:sub(1, 600):gsub("[^%w%p ]", " "))))
-end
-"""
-
-WRK_CREATE = """
-function request()
-  counter = counter + 1
-  local name = prefix .. "-" .. tid .. "-" .. counter
-  return wrk.format("POST", nil, nil, BODY_HEAD .. name .. BODY_TAIL)
-end
-
-function response(status, headers, body)
-  counts[status] = (counts[status] or 0) + 1
-  if (status < 200 or status > 299) and sample == "" then sample = body or "" end
-end
-"""
-
-
-def lua_string(data: bytes) -> str:
-    return '"' + "".join(f"\\{b:03d}" for b in data) + '"'
-
-
-def wrk_run(
-    wrk: str,
-    script: Path,
-    *,
-    url: str,
-    conns: int,
-    seconds: float,
-    headers: dict[str, str],
-    pfx: str,
-) -> Result:
-    args = [wrk, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
-    args += ["-s", str(script)]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    args += [url, "--", pfx]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    found = re.search(r"^BENCH_JSON (.*)$", out.stdout, re.M)
-    if out.returncode != 0 or found is None:
-        sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    data = json.loads(found.group(1))
-    return Result(
-        rate=data["requests"] / (data["duration_us"] / 1e6),
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        requests=data["requests"],
-        statuses=collections.Counter({int(k): v for k, v in data["statuses"].items()}),
-        errors=data["errors"],
-        sample=data["sample"],
-    )
-
-
 # --- the benchmark ----------------------------------------------------------------------------
 
 
 @dataclass
 class Bench:
-    server: Server
+    server: Kcp
     kinds: dict[str, Kind]
     loop: asyncio.AbstractEventLoop
     work: Path
@@ -636,29 +308,22 @@ class Bench:
     def run(self, coro: Coroutine[object, object, T]) -> T:
         return self.loop.run_until_complete(coro)
 
+    def raw(self, method: str, path: str, body: bytes = b"") -> bytes:
+        server = self.server
+        return raw_request(method, path, server.port, server.token, agent=AGENT, body=body)
+
     def populate(self, kind: Kind, ns: str, count: int) -> float:
         """``count`` objects of ``kind`` in ``ns``, 16 connections; creates per second."""
         path = kind.path(ns)
         server = self.server
-        failures: list[str] = []
 
-        async def worker(w: int) -> None:
-            conn = await Conn.open(server.port, server.ctx)
-            try:
-                for i in range(w, count, POPULATE_CONNS):
-                    body = kind.body(f"obj-{i:05d}")
-                    raw = raw_request("POST", path, server.port, server.token, body)
-                    status, answer = await asyncio.wait_for(conn.request(raw), 30)
-                    if status != 201:
-                        failures.append(f"POST {path} obj-{i:05d}: {status} {answer[:600]!r}")
-            finally:
-                conn.close()
-
-        async def fill() -> None:
-            await asyncio.gather(*(worker(w) for w in range(POPULATE_CONNS)))
+        def make(i: int) -> tuple[str, bytes]:
+            name = f"obj-{i:05d}"
+            body = kind.body(name)
+            return f"{path} {name}", self.raw("POST", path, body)
 
         t = time.perf_counter()
-        self.run(fill())
+        failures = self.run(populate(server.port, server.ctx, count, make, conns=POPULATE_CONNS))
         if failures:
             sys.exit("setup failed:\n" + "\n".join(failures[:5]))
         return count / (time.perf_counter() - t)
@@ -670,64 +335,62 @@ class Bench:
         server = self.server
         measured: Callable[[], Result]
         if self.wrk is not None:
-            binary = self.wrk
-            headers = {"Authorization": f"Bearer {server.token}", "Accept": JSON_TYPE}
-            headers["User-Agent"] = "kcp-bench-crd"
-            func = ""
-            if create:
-                headers["Content-Type"] = JSON_TYPE
-                func = WRK_CREATE.replace("BODY_HEAD", lua_string(kind.head))
-                func = func.replace("BODY_TAIL", lua_string(kind.tail))
-            script = self.work / f"wrk-{kind.key}-{'create' if create else 'read'}.lua"
-            script.write_text(WRK_SCRIPT.replace("CREATE_FUNCTIONS", func))
-            url = f"https://{HOST}:{server.port}{path}"
-
-            def wrk_for(seconds: float, prefix: str) -> Result:
-                return wrk_run(
-                    binary,
-                    script,
-                    url=url,
-                    conns=conns,
-                    seconds=seconds,
-                    headers=headers,
-                    pfx=prefix,
-                )
-
+            case = WrkCase.write(
+                self.wrk,
+                self.work / f"wrk-{kind.key}-{'create' if create else 'read'}.lua",
+                url=server.child.url + path,
+                token=server.token,
+                agent=AGENT,
+                conns=conns,
+                body=(kind.head, kind.tail) if create else None,
+            )
             if self.warmup > 0:
-                warm = wrk_for(self.warmup, pfx + "w")
+                warm = case.run(self.warmup, pfx + "w")
                 if warm.bad():
                     self.problems.append(f"warm-up {path}: {warm.bad()}")
             seconds = self.seconds
 
             def measured() -> Result:
-                return wrk_for(seconds, pfx)
+                return case.run(seconds, pfx)
 
         else:
-            fixed = raw_request("GET", path, server.port, server.token)
+            fixed = self.raw("GET", path)
 
             def make(c: int, i: int) -> bytes:
                 if not create:
                     return fixed
-                body = kind.body(f"{pfx}-{c}-{i}")
-                return raw_request("POST", path, server.port, server.token, body)
+                return self.raw("POST", path, kind.body(f"{pfx}-{c}-{i}"))
 
             seconds, warmup = self.seconds, self.warmup
 
             def measured() -> Result:
-                return self.run(python_load(server, conns, seconds, warmup, make))
+                return self.run(
+                    python_load(
+                        port=server.port,
+                        ctx=server.ctx,
+                        conns=conns,
+                        seconds=seconds,
+                        warmup=warmup,
+                        make=make,
+                    )
+                )
 
         uses_wrk = self.wrk is not None
-        wall, cpu, mine = time.perf_counter(), process_cpu(server.proc.pid), client_cpu(uses_wrk)
+        wall, cpu, mine = (
+            time.perf_counter(),
+            process_cpu(server.child.proc.pid),
+            client_cpu(uses_wrk),
+        )
         result = measured()
         elapsed = time.perf_counter() - wall
-        busy = process_cpu(server.proc.pid) - cpu
+        busy = process_cpu(server.child.proc.pid) - cpu
         mine = client_cpu(uses_wrk) - mine
         if not uses_wrk:  # the Python client's warm-up is inside the measured call
             busy *= self.seconds / (self.seconds + self.warmup)
             mine *= self.seconds / (self.seconds + self.warmup)
             elapsed *= self.seconds / (self.seconds + self.warmup)
         result.server_cpu_us = busy / max(1, result.requests) * 1e6
-        result.cores = f"server {busy / elapsed:.2f} client {mine / elapsed:.2f}"
+        result.cpu = f"server {busy / elapsed:.2f} client {mine / elapsed:.2f}"
         if result.bad():
             self.problems.append(f"{'POST' if create else 'GET'} {path}: {result.bad()}")
         return result
@@ -758,7 +421,7 @@ def report(label: str, cm: Result, cr: Result, *, latency_only: bool = False) ->
             figures = f"{r.p50_ms:.1f} ms/list (p99 {r.p99_ms:.1f}), {r.rate:,.1f}/s"
         else:
             figures = f"{r.rate:,.0f}/s p50 {r.p50_ms:.2f} p99 {r.p99_ms:.2f} ms"
-        extra = f"server cpu {r.server_cpu_us:,.0f} us/request; cores {r.cores}"
+        extra = f"server cpu {r.server_cpu_us:,.0f} us/request; cores {r.cpu}"
         if key == "cr":
             extra = f"ratio CR/configmap {ratio:.2f} (goal >= {GOAL_RATIO}: {verdict}); " + extra
         line(f"{label}: {LABELS[key]}", figures, extra)
@@ -866,9 +529,9 @@ def in_process(schema: dict[str, Any], count: int, create_gap_us: float | None) 
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="kcp-bench-crd-"))
     root = work / "kcp"
-    wrk = None if args.client == "python" else shutil.which("wrk")
+    wrk = None if args.client == "python" else find_wrk(install=False)
     schema = deployment_schema()
-    server = start_kcp(root, work)
+    server = start_kcp(root, work / "kcp.log", agent=AGENT)
     notes: list[str] = []
     problems: list[str] = []
     create_gap_us: float | None = None
@@ -889,22 +552,13 @@ def run(args: argparse.Namespace) -> None:
             create_gap_us = measure(bench, schema, args.list_size)
         finally:
             loop.close()
-        notes.append(stop(server))
+        notes.append(server.child.stop())
     finally:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        server.child.kill()
     print("-" * 116)
     in_process(schema, args.objects, create_gap_us)
     print("-" * 116)
-    problems += [n for n in notes if n]
-    print("errors and non-2xx answers:" + ("" if problems else " none"))
-    for text in problems:
-        print(f"  {text}")
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(problems + [n for n in notes if n], work, keep=args.keep)
 
 
 def measure(bench: Bench, schema: dict[str, Any], list_size: int) -> float:

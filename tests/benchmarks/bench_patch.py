@@ -29,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kcp_edge.apimachinery.mergepatch import apply_merge_patch
 from kcp_edge.apimachinery.patchmeta import PatchMetaIndex, load_components
 from kcp_edge.apimachinery.strategicpatch import strategic_merge_patch
+from tests.benchmarks.common import Columns
 
 OPENAPI = Path(__file__).resolve().parents[2] / "kcp_edge" / "registry" / "data" / "openapi"
+line = Columns(60, 10).line
 
 
 def container(name: str, image: str) -> dict[str, Any]:
@@ -179,10 +181,6 @@ def per_call_us(fn: Callable[[], object], seconds: float) -> float:
             fn()
         rounds.append((time.perf_counter() - start) / calls * 1e6)
     return sorted(rounds)[2]
-
-
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<60} {value:>10}  {extra}")
 
 
 def main() -> None:

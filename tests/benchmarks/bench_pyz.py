@@ -27,7 +27,6 @@ import http.client
 import os
 import platform
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -38,6 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.benchmarks.common import memory  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
 POLL_SECONDS = 0.01
 READY_TIMEOUT = 60.0
 IDLE_SECONDS = 2.0
@@ -58,13 +62,6 @@ class Run:
     exit_code: int
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _ready(port: int, ctx: ssl.SSLContext) -> bool:
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=1.0)
     try:
@@ -78,14 +75,8 @@ def _ready(port: int, ctx: ssl.SSLContext) -> bool:
 
 
 def vm_rss_mb(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
+    rss = memory(pid).get("VmRSS")
+    return None if rss is None else rss / (1 << 20)
 
 
 def run_server(

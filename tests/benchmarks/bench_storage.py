@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kcp_edge.storage import LmdbOptions, LmdbStore, WriteOp
 from kcp_edge.storage.aio import write
+from tests.benchmarks.common import Columns, pct
 
 VALUE = (
     b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"},"data":{"k":"'
@@ -40,14 +41,11 @@ GOALS = {
     "p99_ms": 20.0,
     "get_ratio": 0.5,
 }
+line = Columns(52, 16).line
 
 
 def key(i: int) -> bytes:
     return f"/registry/cm/1/default/cm-{i:08d}".encode()
-
-
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<52} {value:>16}  {extra}")
 
 
 def raw_env(path: Path) -> lmdb.Environment:
@@ -143,11 +141,6 @@ def async_writes(
 
     elapsed = asyncio.run(main())
     return writers * per_writer / elapsed, latencies
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def watch_fanout(store: LmdbStore, subscribers: int, events: int, base: int) -> float:

@@ -66,13 +66,10 @@ import collections
 import contextlib
 import os
 import shutil
-import signal
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -83,19 +80,26 @@ import orjson
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from kcp_edge.cli.kubeconfig import read_user_token  # noqa: E402
 from syncer.naming import CLUSTER_LABEL, Locator  # noqa: E402
-from tests.conftest import (  # noqa: E402
-    KcpServer,
-    free_port,
-    kcp_command,
-    kcp_env,
-    start_args,
-    wait_ready,
+from tests.benchmarks.common import (  # noqa: E402
+    JSON_TYPE,
+    Child,
+    Conn,
+    Kcp,
+    Pool,
+    line,
+    met,
+    new_loop,
+    pct,
+    run_all,
+    spawn,
+    start_kcp,
 )
-from tests.e2e.edge import Site, edge_cluster  # noqa: E402
+from tests.conftest import kcp_command  # noqa: E402
+from tests.e2e.edge import edge_cluster  # noqa: E402
+from tests.tools.shell import Shell  # noqa: E402
 
-HOST = "127.0.0.1"
+AGENT = "kcp-bench-syncer"
 WORKSPACE = "root:telcops:team-a"
 CLUSTER = "ocp-bench"
 EDGE_WS = f"root:{CLUSTER}"
@@ -105,10 +109,10 @@ DOWN = f"/clusters/{EDGE_WS}"
 WORKLOAD_CLUSTER = f"{UP}/apis/workload.kcp.dev/v1alpha1/workloadclusters/{CLUSTER}"
 CONFIGMAPS = "/api/v1/configmaps"
 DEPLOYMENTS = "/apis/apps/v1/deployments"
-JSON = "application/json"
 MERGE = "application/merge-patch+json"
 CONNS = 8
 SETTLE = 5.0
+STOP_TIMEOUT = 60.0
 POLL = 0.1
 ANCHORS = "Karmada p99 ~1.0-1.3 s, OCM ~0.76 s avg, KubeStellar 2-7 s"
 GOALS = {"p99_ms": 100.0, "init_s": 10.0, "rss_mb": 100.0}
@@ -127,22 +131,6 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 KeyOf = Callable[[Obj], Key | None]
 
 
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<46} {value:>30}  {extra}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile of ``values`` in milliseconds (values are seconds)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
 def mb(n: float) -> str:
     return f"{n / 1e6:,.1f} MB"
 
@@ -155,114 +143,7 @@ class BenchError(Exception):
     """A step the benchmark cannot go on without failed."""
 
 
-# --- processes --------------------------------------------------------------------------------
-
-
-@dataclass
-class Proc:
-    """A child process, its log, and its memory and CPU as ``/proc`` shows them."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def rss(self) -> int:
-        for text in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if text.startswith("VmRSS:"):
-                return int(text.split()[1]) * 1024
-        return 0
-
-    def cpu(self) -> float:
-        """User + system CPU seconds used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            bail(f"{self.log.name}: exited with {self.proc.returncode}:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> str:
-        """SIGTERM and wait; a note when it did not exit cleanly."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return f"{self.log.name}: did not stop within 60 s of SIGTERM (killed)"
-        text = self.log.read_text(errors="replace")
-        if code != 0 or "Traceback" in text:
-            return f"{self.log.name}: exited with {code}; log tail:\n{text[-3000:]}"
-        return ""
-
-
-def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            kcp_command(*args), cwd=REPO, env=kcp_env(), stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def start_kcp(root: Path, log: Path, *extra: str) -> tuple[Proc, KcpServer]:
-    port = free_port()
-    proc = Proc(spawn(start_args(root, port, *extra), log), log)
-    server = KcpServer(f"https://{HOST}:{port}", root, root / "admin.kubeconfig")
-    try:
-        wait_ready(proc.proc, server.url, server.ca_file, log)
-    except BaseException:
-        proc.proc.kill()
-        proc.proc.wait()
-        raise
-    return proc, server
-
-
 # --- the HTTPS client -------------------------------------------------------------------------
-
-
-class Conn:
-    """One keep-alive HTTPS connection; one request at a time."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int, ctx: ssl.SSLContext) -> Conn:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ctx, server_hostname=HOST, limit=1 << 22
-        )
-        return cls(reader, writer)
-
-    async def head(self, raw: bytes) -> tuple[int, bytes]:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        return int(head[9:12]), head.lower()
-
-    async def body(self, head: bytes) -> bytes:
-        at = head.find(b"\r\ncontent-length:")
-        if at >= 0:
-            end = head.index(b"\r\n", at + 2)
-            return await self.reader.readexactly(int(head[at + 17 : end]))
-        return b"".join([chunk async for chunk in self.chunks()])
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The chunks of a chunked body as they arrive, until the last one."""
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            data = await self.reader.readexactly(size + 2)
-            if size == 0:
-                return
-            yield data[:-2]
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        status, head = await self.head(raw)
-        return status, await self.body(head)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 @dataclass
@@ -270,68 +151,27 @@ class Api:
     """Admin access to one server: pooled keep-alive connections, and watches on their own."""
 
     name: str
-    server: KcpServer
-    ctx: ssl.SSLContext
-    token: str
-    pool: asyncio.Queue[Conn] = field(default_factory=asyncio.Queue)
+    pool: Pool
     problems: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @classmethod
-    async def connect(cls, name: str, server: KcpServer) -> Api:
-        token = read_user_token(server.kubeconfig)
-        if token is None:
-            bail(f"no admin token in {server.kubeconfig}")
-        api = cls(name, server, ssl.create_default_context(cafile=server.ca_file), token)
-        for _ in range(CONNS):
-            api.pool.put_nowait(await Conn.open(server.port, api.ctx))
+    async def connect(cls, name: str, server: Kcp) -> Api:
+        api = cls(name, Pool(server.port, server.ctx, server.token, AGENT))
+        await api.pool.open(CONNS)
         return api
 
-    def close(self) -> None:
-        while not self.pool.empty():
-            self.pool.get_nowait().close()
-
-    def raw(self, method: str, path: str, body: bytes = b"", content_type: str = JSON) -> bytes:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.server.port}\r\n"
-            f"Authorization: Bearer {self.token}\r\nAccept: {JSON}\r\n"
-            "User-Agent: kcp-bench-syncer\r\n"
-        )
-        if method in ("POST", "PUT", "PATCH"):
-            head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        return head.encode() + b"\r\n" + body
-
-    async def call(
-        self, method: str, path: str, body: bytes = b"", content_type: str = JSON
-    ) -> tuple[int, bytes]:
-        """One request on a pooled connection; one the server closed while idle is replaced."""
-        raw = self.raw(method, path, body, content_type)
-        conn = await self.pool.get()
-        try:
-            try:
-                result = await asyncio.wait_for(conn.request(raw), 60)
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
-                    raise
-                conn.close()
-                conn = await Conn.open(self.server.port, self.ctx)
-                result = await asyncio.wait_for(conn.request(raw), 60)
-        except BaseException:
-            conn.close()
-            self.pool.put_nowait(await Conn.open(self.server.port, self.ctx))
-            raise
-        self.pool.put_nowait(conn)
-        return result
-
-    async def ok(self, method: str, path: str, body: bytes = b"", content_type: str = JSON) -> bool:
+    async def ok(
+        self, method: str, path: str, body: bytes = b"", content_type: str = JSON_TYPE
+    ) -> bool:
         """The request, with a non-2xx answer counted as a problem."""
-        status, data = await self.call(method, path, body, content_type)
+        status, data = await self.pool.call(method, path, body, content_type)
         if 200 <= status < 300:
             return True
         self.problems[f"{self.name}: {method} -> {status} {data[:200]!r}"] += 1
         return False
 
     async def get(self, path: str) -> Any:
-        status, data = await self.call("GET", path)
+        status, data = await self.pool.call("GET", path)
         if status != 200:
             bail(f"{self.name}: GET {path} answered {status}: {data[:500]!r}")
         return orjson.loads(data)
@@ -342,9 +182,9 @@ class Api:
         query = {"labelSelector": SELECTOR}
         listed = await self.get(f"{path}?{urlencode({**query, 'limit': '1'})}")
         revision = listed["metadata"]["resourceVersion"]
-        conn = await Conn.open(self.server.port, self.ctx)
+        conn = await self.pool.connect()
         query.update(watch="true", resourceVersion=revision, timeoutSeconds="3600")
-        status, head = await conn.head(self.raw("GET", f"{path}?{urlencode(query)}"))
+        status, head = await conn.head(self.pool.raw("GET", f"{path}?{urlencode(query)}"))
         if status != 200:
             bail(f"{self.name}: watch {path} answered {status}: {await conn.body(head)!r}")
         return Watch(conn, asyncio.create_task(_read_events(conn, on_event)))
@@ -397,16 +237,6 @@ def has_status(kind: str, obj: Obj) -> bool:
         kind in ("ADDED", "MODIFIED")
         and (obj.get("status") or {}).get("availableReplicas") == STATUS["availableReplicas"]
     )
-
-
-async def run_all(jobs: Iterable[Job], workers: int) -> None:
-    queue = collections.deque(jobs)
-
-    async def worker() -> None:
-        while queue:
-            await queue.popleft()()
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
 
 
 async def paced(jobs: list[Job], rate: float) -> float:
@@ -534,14 +364,14 @@ class Bench:
     mode: str
     args: argparse.Namespace
     work: Path
-    kcp: Proc
-    edge: Proc
-    user: Site
+    kcp: Child
+    edge: Child
+    user: Shell
     edge_kubeconfig: Path
     up: Api
     down: Api
     figures: Figures
-    syncer: Proc | None = None
+    syncer: Child | None = None
     locators: dict[str, str] = field(default_factory=dict)
 
     # --- helpers --------------------------------------------------------------------------------
@@ -564,8 +394,9 @@ class Bench:
 
     def alive(self) -> None:
         for proc in (self.kcp, self.edge, self.syncer):
-            if proc is not None:
-                proc.check()
+            why = "" if proc is None else proc.exited()
+            if why:
+                bail(why)
 
     async def until(self, check: Callable[[], Awaitable[bool]], what: str) -> bool:
         deadline = time.monotonic() + self.args.timeout
@@ -616,13 +447,13 @@ class Bench:
             f"--state-dir={self.work / state}",
         ]
         log = self.work / f"syncer-{state}.log"
-        self.syncer = Proc(spawn(args, log), log)
+        self.syncer = Child(log.name, spawn(kcp_command(*args), log), log)
 
     async def stop_syncer(self) -> None:
         """Pull: SIGTERM the process. Push: switch the cluster to pull, with no pull syncer
         running, and remove the server's journal of it, so the next start has an empty one."""
         if self.syncer is not None:
-            note = await asyncio.to_thread(self.syncer.stop)
+            note = await asyncio.to_thread(self.syncer.stop, STOP_TIMEOUT)
             if note:
                 self.figures.problems.append(note)
             self.syncer = None
@@ -640,7 +471,7 @@ class Bench:
             cluster = await self.up.get(WORKLOAD_CLUSTER)
             conditions = (cluster.get("status") or {}).get("conditions") or []
             is_ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-            status, data = await self.up.call("GET", f"{UP}/apis/apps/v1")
+            status, data = await self.up.pool.call("GET", f"{UP}/apis/apps/v1")
             return is_ready and status == 200 and b'"deployments"' in data
 
         return await self.until(check, "the workload cluster Ready with deployments imported")
@@ -879,16 +710,17 @@ def latency_line(label: str, timed: Timed) -> None:
 
 
 async def setup(mode: str, args: argparse.Namespace, work: Path) -> Bench:
-    kcp, kcp_server = await asyncio.to_thread(
+    kcp = await asyncio.to_thread(
         start_kcp,
         work / "kcp",
         work / "kcp.log",
         "--workload-cluster-heartbeat-threshold",
         "10m",
+        name="kcp.log",
     )
-    edge, edge_server = await asyncio.to_thread(start_kcp, work / "edge", work / "edge.log")
-    user = Site(kcp_server, work / "user")
-    edge_site = Site(edge_server, work / "edge-admin")
+    edge = await asyncio.to_thread(start_kcp, work / "edge", work / "edge.log", name="edge.log")
+    user = Shell.of(kcp.server, work / "user")
+    edge_site = Shell.of(edge.server, work / "edge-admin")
     edge_kubeconfig = await asyncio.to_thread(edge_cluster, edge_site, CLUSTER, work)
     for args_ in (
         ("ws", "use", "root"),
@@ -897,9 +729,11 @@ async def setup(mode: str, args: argparse.Namespace, work: Path) -> Bench:
     ):
         await asyncio.to_thread(user, *args_)
     user.snapshot(work / "upstream.kubeconfig")
-    up = await Api.connect("control plane", kcp_server)
-    down = await Api.connect("edge", edge_server)
-    return Bench(mode, args, work, kcp, edge, user, edge_kubeconfig, up, down, Figures(mode))
+    up = await Api.connect("control plane", kcp)
+    down = await Api.connect("edge", edge)
+    return Bench(
+        mode, args, work, kcp.child, edge.child, user, edge_kubeconfig, up, down, Figures(mode)
+    )
 
 
 async def bench_mode(mode: str, args: argparse.Namespace, work: Path) -> Figures:
@@ -910,11 +744,11 @@ async def bench_mode(mode: str, args: argparse.Namespace, work: Path) -> Figures
     except BenchError as exc:
         bench.figures.problems.append(str(exc))
     finally:
-        bench.up.close()
-        bench.down.close()
+        bench.up.pool.close()
+        bench.down.pool.close()
         for proc in (bench.syncer, bench.kcp, bench.edge):
             if proc is not None:
-                note = await asyncio.to_thread(proc.stop)
+                note = await asyncio.to_thread(proc.stop, STOP_TIMEOUT)
                 if note:
                     bench.figures.problems.append(note)
         for counter in (bench.up.problems, bench.down.problems):
@@ -1009,12 +843,6 @@ def summary(results: list[Figures], args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        import uvloop
-
-        new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    except ImportError:
-        new_loop = asyncio.new_event_loop
     print(
         f"kcp-edge syncer benchmark  python {sys.version.split()[0]}  cpus {os.cpu_count()}"
         f"  {args.count:,} objects in {args.namespaces} namespaces  rate {args.rate:g}/s"

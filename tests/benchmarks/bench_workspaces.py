@@ -42,32 +42,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import functools
-import http.client
 import json
 import os
-import shutil
-import signal
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kcp_edge.cli.kubeconfig import read_user_token
+from tests.benchmarks.common import (
+    Columns,
+    Kcp,
+    Pool,
+    finish,
+    met,
+    new_loop,
+    pct,
+    run_all,
+    start_kcp,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
-JSON_TYPE = "application/json"
-START_TIMEOUT = 30.0
+AGENT = "kcp-bench-workspaces"
 WS_API = "/apis/tenancy.kcp.dev/v1beta1/workspaces"
 GET_CLUSTER = "root:default"
 GET_PATH = f"/clusters/{GET_CLUSTER}/api/v1/namespaces/default/configmaps/bench-cm"
@@ -78,22 +78,8 @@ POLL_CONNS = 4
 ORGS, TEAMS = 10, 10
 ANCHORS = {"rate": "kcp ~8/s", "rss": "kcp 7.4-9.8 MiB", "delete": "kcp ~1 hour for 10,000"}
 GOALS = {"rate": 200.0, "rss_kib": 64.0, "delete_s": 60.0}
-
-
-def line(name: str, value: str, extra: str = "") -> None:
-    print(f"{name:<44} {value:>28}  {extra}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile of ``values`` in milliseconds (values are seconds)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+MEMORY = ("VmRSS", "RssAnon", "RssFile")
+line = Columns(44, 28).line
 
 
 # --- the tree ---------------------------------------------------------------------------------
@@ -140,204 +126,47 @@ def plan(count: int) -> list[list[Spec]]:
     return [lvl for lvl in (level1, level2, level3) if lvl]
 
 
-# --- the server -------------------------------------------------------------------------------
+# --- the server and the client ----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+def check(server: Kcp) -> None:
+    why = server.child.exited()
+    if why:
+        sys.exit(why)
 
 
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-    root: Path
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            sys.exit(f"kcp start exited with {self.proc.returncode}:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def memory(self) -> dict[str, int]:
-        """``VmRSS``, ``RssAnon`` and ``RssFile`` in bytes (file: mostly the LMDB map's pages)."""
-        found = {}
-        for text in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            name, _, value = text.partition(":")
-            if name in ("VmRSS", "RssAnon", "RssFile"):
-                found[name] = int(value.split()[0]) * 1024
-        return found
-
-    def cpu(self) -> float:
-        """User + system CPU seconds used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def disk(self) -> int:
-        """Bytes allocated to the LMDB data file (sparse: blocks, not the apparent size)."""
-        files = list(self.root.rglob("data.mdb"))
-        return sum(f.stat().st_blocks * 512 for f in files)
+def disk(server: Kcp) -> int:
+    """Bytes allocated to the LMDB data file (sparse: blocks, not the apparent size)."""
+    files = list(server.root.rglob("data.mdb"))
+    return sum(f.stat().st_blocks * 512 for f in files)
 
 
-def start_server(root: Path, work: Path) -> Server:
-    port = free_port()
-    log = work / "kcp.log"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "kcp_edge", "start", "--root-directory", str(root)),
-                *("--secure-port", str(port), "--bind-address", HOST),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(port, proc, log, root)
-    deadline = time.monotonic() + START_TIMEOUT
-    ca = root / "certs" / "ca.crt"
-    while time.monotonic() < deadline:
-        server.check()
-        if ca.exists():
-            with contextlib.suppress(OSError, ssl.SSLError, http.client.HTTPException):
-                ctx = ssl.create_default_context(cafile=ca)
-                conn = http.client.HTTPSConnection(HOST, port, context=ctx, timeout=5)
-                try:
-                    conn.request("GET", "/readyz")
-                    if conn.getresponse().status == 200:
-                        return server
-                finally:
-                    conn.close()
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    sys.exit(f"kcp start did not become ready within {START_TIMEOUT}s:\n{server.tail()}")
-
-
-def stop_server(server: Server) -> str:
-    """Stop the server; a note if it did not exit cleanly."""
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-    try:
-        code = server.proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
-        return "kcp start did not stop within 60 s after SIGTERM (killed)"
-    text = server.log.read_text(errors="replace")
-    if code != 0 or "Traceback" in text:
-        return f"kcp start exited with {code}; log tail:\n{text[-4000:]}"
-    return ""
-
-
-# --- the client -------------------------------------------------------------------------------
-
-
-class Conn:
-    """One keep-alive HTTPS connection; one request at a time (no pipelining)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int, ctx: ssl.SSLContext) -> Conn:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ctx, server_hostname=HOST, limit=1 << 22
-        )
-        return cls(reader, writer)
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lower = head.lower()
-        at = lower.find(b"\r\ncontent-length:")
-        if at >= 0:
-            end = lower.index(b"\r\n", at + 2)
-            return status, await self.reader.readexactly(int(lower[at + 17 : end]))
-        if b"\r\ntransfer-encoding: chunked" in lower:
-            chunks = []
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                data = await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                chunks.append(data[:-2])
-            return status, b"".join(chunks)
-        return status, b""
-
-    def close(self) -> None:
-        self.writer.close()
+async def settled(server: Kcp) -> tuple[dict[str, int], int]:
+    """After a second to settle: ``VmRSS``, ``RssAnon`` and ``RssFile`` in bytes (file: mostly
+    the LMDB map's pages), and the LMDB data file's allocated bytes."""
+    await asyncio.sleep(1.0)
+    return server.child.memory(*MEMORY), disk(server)
 
 
 @dataclass
 class Client:
-    """``conns`` keep-alive connections to the server, handed out one request at a time."""
+    """A pool of keep-alive connections to the server, and what went wrong."""
 
-    server: Server
-    token: str
-    ctx: ssl.SSLContext
+    server: Kcp
+    pool: Pool
     timeout: float
-    pool: asyncio.Queue[Conn] = field(default_factory=asyncio.Queue)
     problems: list[str] = field(default_factory=list)
 
-    async def open(self, conns: int) -> None:
-        for _ in range(conns):
-            self.pool.put_nowait(await Conn.open(self.server.port, self.ctx))
-
-    def close(self) -> None:
-        while not self.pool.empty():
-            self.pool.get_nowait().close()
-
-    def raw(self, method: str, path: str, body: bytes = b"") -> bytes:
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.server.port}\r\n"
-            f"Authorization: Bearer {self.token}\r\nAccept: {JSON_TYPE}\r\n"
-            "User-Agent: kcp-bench-workspaces\r\n"
-        )
-        if method in ("POST", "PUT", "PATCH"):
-            head += f"Content-Type: {JSON_TYPE}\r\nContent-Length: {len(body)}\r\n"
-        return head.encode() + b"\r\n" + body
-
-    async def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        """One request on a pooled connection; a connection the server closed while it was idle
-        (uvicorn's keep-alive timeout) is replaced and the request sent again on the new one."""
-        raw = self.raw(method, path, body)
-        conn = await self.pool.get()
-        try:
-            try:
-                result = await asyncio.wait_for(conn.request(raw), 60)
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
-                    raise
-                conn.close()
-                conn = await Conn.open(self.server.port, self.ctx)
-                result = await asyncio.wait_for(conn.request(raw), 60)
-        except BaseException:
-            conn.close()
-            self.pool.put_nowait(await Conn.open(self.server.port, self.ctx))
-            raise
-        self.pool.put_nowait(conn)
-        return result
-
     async def must(self, method: str, path: str, body: bytes = b"") -> Any:
-        status, data = await self.call(method, path, body)
+        status, data = await self.pool.call(method, path, body)
         if not 200 <= status < 300:
             sys.exit(f"{method} {path} answered {status}: {data[:800]!r}")
         return json.loads(data)
 
     async def gets(self, count: int) -> list[float]:
         """``count`` sequential GETs of the benchmark ConfigMap on one connection."""
-        conn = await Conn.open(self.server.port, self.ctx)
-        raw = self.raw("GET", GET_PATH)
+        conn = await self.pool.connect()
+        raw = self.pool.raw("GET", GET_PATH)
         latencies: list[float] = []
         try:
             for _ in range(count):
@@ -349,16 +178,6 @@ class Client:
         finally:
             conn.close()
         return latencies
-
-
-async def run_all(jobs: Iterable[Callable[[], Awaitable[None]]], workers: int) -> None:
-    queue = collections.deque(jobs)
-
-    async def worker() -> None:
-        while queue:
-            await queue.popleft()()
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
 
 
 # --- the phases -------------------------------------------------------------------------------
@@ -376,7 +195,7 @@ class Level:
 
 async def create_level(client: Client, specs: list[Spec], clients: int, label: str) -> Level:
     server = client.server
-    cpu0 = server.cpu()
+    cpu0 = server.child.cpu()
     latencies: list[float] = []
     failed: collections.Counter[int] = collections.Counter()
 
@@ -385,7 +204,7 @@ async def create_level(client: Client, specs: list[Spec], clients: int, label: s
             path = f"/clusters/{spec.parent}{WS_API}"
             for attempt in range(5):
                 t0 = time.perf_counter()
-                status, data = await client.call("POST", path, spec.body())
+                status, data = await client.pool.call("POST", path, spec.body())
                 if status == 201:
                     latencies.append(time.perf_counter() - t0)
                     return
@@ -403,12 +222,12 @@ async def create_level(client: Client, specs: list[Spec], clients: int, label: s
     t0 = time.perf_counter()
     await run_all((job(s) for s in specs), clients)
     created = time.perf_counter()
-    server.check()
+    check(server)
     await wait_ready(client, specs)
     ready = time.perf_counter()
     if failed:
         client.problems.append(f"{label}: non-201 answers to POST: {dict(failed)}")
-    return Level(label, len(specs), created - t0, ready - t0, latencies, server.cpu() - cpu0)
+    return Level(label, len(specs), created - t0, ready - t0, latencies, server.child.cpu() - cpu0)
 
 
 async def list_names(client: Client, parent: str) -> dict[str, str]:
@@ -427,7 +246,7 @@ async def wait_ready(client: Client, specs: list[Spec]) -> None:
         pending[spec.parent].add(spec.name)
     deadline = time.monotonic() + client.timeout
     while pending:
-        client.server.check()
+        check(client.server)
         if time.monotonic() > deadline:
             left = sum(len(v) for v in pending.values())
             sys.exit(f"{left} workspaces not Ready after {client.timeout:g} s, e.g. {pending}")
@@ -454,11 +273,17 @@ async def wildcard_count(client: Client, path: str, prefix: str) -> int:
     return count
 
 
+async def counts(client: Client) -> tuple[int, int]:
+    """Workspaces and namespaces listed across all workspaces."""
+    workspaces = await wildcard_count(client, WS_API, "*")
+    return workspaces, await wildcard_count(client, "/api/v1/namespaces", "*")
+
+
 async def delete_tree(client: Client, orgs: list[Spec], clients: int) -> tuple[float, float]:
     """DELETE every organization; the seconds until ``root`` lists none of them, and the
     server's CPU seconds meanwhile."""
     server = client.server
-    cpu0 = server.cpu()
+    cpu0 = server.child.cpu()
     names = {o.name for o in orgs}
 
     def job(org: Spec) -> Callable[[], Awaitable[None]]:
@@ -471,11 +296,11 @@ async def delete_tree(client: Client, orgs: list[Spec], clients: int) -> tuple[f
     await run_all((job(o) for o in orgs), clients)
     deadline = time.monotonic() + client.timeout
     while names & set(await list_names(client, "root")):
-        server.check()
+        check(server)
         if time.monotonic() > deadline:
             sys.exit(f"organizations still listed after {client.timeout:g} s")
         await asyncio.sleep(POLL_SECONDS)
-    return time.perf_counter() - t0, server.cpu() - cpu0
+    return time.perf_counter() - t0, server.child.cpu() - cpu0
 
 
 def latency_line(label: str, lat: list[float], base: list[float] | None) -> None:
@@ -496,17 +321,13 @@ def split(memory: dict[str, int]) -> str:
     return f"anon {mib(memory.get('RssAnon', 0))}, file {mib(memory.get('RssFile', 0))}"
 
 
-async def bench(server: Server, args: argparse.Namespace) -> list[str]:
-    token = read_user_token(server.root / "admin.kubeconfig")
-    if token is None:
-        sys.exit(f"no admin token in {server.root / 'admin.kubeconfig'}")
-    ctx = ssl.create_default_context(cafile=server.root / "certs" / "ca.crt")
-    client = Client(server, token, ctx, args.timeout)
-    await client.open(max(args.clients, POLL_CONNS))
+async def bench(server: Kcp, args: argparse.Namespace) -> list[str]:
+    client = Client(server, Pool(server.port, server.ctx, server.token, AGENT), args.timeout)
+    await client.pool.open(max(args.clients, POLL_CONNS))
     try:
         return await phases(client, args)
     finally:
-        client.close()
+        client.pool.close()
 
 
 async def phases(client: Client, args: argparse.Namespace) -> list[str]:
@@ -534,10 +355,9 @@ async def phases(client: Client, args: argparse.Namespace) -> list[str]:
     )
     await client.gets(GET_WARMUP)
     before = await client.gets(GET_COUNT)
-    ws0 = await wildcard_count(client, WS_API, "*")
-    ns0 = await wildcard_count(client, "/api/v1/namespaces", "*")
-    await asyncio.sleep(1.0)
-    mem0, disk0, cpu0 = server.memory(), server.disk(), server.cpu()
+    ws0, ns0 = await counts(client)
+    mem0, disk0 = await settled(server)
+    cpu0 = server.child.cpu()
     rss0 = mem0.get("VmRSS", 0)
     line(
         "server at start",
@@ -565,18 +385,16 @@ async def phases(client: Client, args: argparse.Namespace) -> list[str]:
         f"create {total:,} workspaces, created to Ready",
         f"{rate:,.0f} workspaces/s",
         f"{elapsed:.1f} s; {ANCHORS['rate']}; goal >= {GOALS['rate']:g}/s: "
-        f"{met(rate >= GOALS['rate'])}; server cpu {(server.cpu() - cpu0) / total * 1000:.1f}"
+        f"{met(rate >= GOALS['rate'])}; server cpu {(server.child.cpu() - cpu0) / total * 1000:.1f}"
         " ms per workspace",
     )
-    ws1 = await wildcard_count(client, WS_API, "*")
-    ns1 = await wildcard_count(client, "/api/v1/namespaces", "*")
+    ws1, ns1 = await counts(client)
     if ws1 - ws0 != total or ns1 - ns0 != total:
         client.problems.append(
             f"wildcard lists {ws1 - ws0} new workspaces and {ns1 - ns0} new namespaces, "
             f"expected {total} of each"
         )
-    await asyncio.sleep(1.0)
-    mem1, disk1 = server.memory(), server.disk()
+    mem1, disk1 = await settled(server)
     rss1 = mem1.get("VmRSS", 0)
     per_rss = (rss1 - rss0) / total
     growth = {k: (mem1.get(k, 0) - mem0.get(k, 0)) / total / 1024 for k in ("RssAnon", "RssFile")}
@@ -603,15 +421,13 @@ async def phases(client: Client, args: argparse.Namespace) -> list[str]:
         f"until root lists none; {ANCHORS['delete']}; goal < {GOALS['delete_s']:g} s: "
         f"{met(seconds < GOALS['delete_s'])}; server cpu {cpu / seconds:.2f} cores",
     )
-    ws2 = await wildcard_count(client, WS_API, "*")
-    ns2 = await wildcard_count(client, "/api/v1/namespaces", "*")
+    ws2, ns2 = await counts(client)
     if ws2 != ws0 or ns2 != ns0:
         client.problems.append(
             f"after deletion the wildcard lists {ws2} workspaces and {ns2} namespaces "
             f"(before the tree: {ws0} and {ns0})"
         )
-    await asyncio.sleep(1.0)
-    mem2, disk2 = server.memory(), server.disk()
+    mem2, disk2 = await settled(server)
     rss2 = mem2.get("VmRSS", 0)
     line(
         "after deletion",
@@ -625,34 +441,21 @@ async def phases(client: Client, args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="kcp-bench-ws-"))
-    server = start_server(work / "kcp", work)
+    server = start_kcp(work / "kcp", work / "kcp.log", name="kcp start")
     problems: list[str] = []
     try:
-        try:
-            import uvloop
-
-            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-        except ImportError:
-            loop = asyncio.new_event_loop()
+        loop = new_loop()
         try:
             problems = loop.run_until_complete(bench(server, args))
         finally:
             loop.close()
-        note = stop_server(server)
+        note = server.child.stop(60.0)
         if note:
             problems.append(note)
     finally:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        server.child.kill()
     print("-" * 110)
-    print("errors and non-2xx answers:" + ("" if problems else " none"))
-    for text in problems:
-        print(f"  {text}")
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    finish(problems, work, keep=args.keep)
 
 
 def main() -> None:
