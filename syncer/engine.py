@@ -37,6 +37,7 @@ from typing import Any
 from syncer import naming, transform
 from syncer.journal import Entry, Journal, Key
 from syncer.kubeclient import ApiError, KubeClient
+from syncer.kubehttp import bounded
 from syncer.queue import KeyQueue, backoff
 from syncer.resources import Resource, ResourceNotServedError, discover
 
@@ -278,8 +279,8 @@ class Syncer:
                         "merge",
                     )
                 failures = 0
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.options.heartbeat_interval)
+                with contextlib.suppress(TimeoutError):
+                    await bounded(self._wake.wait(), self.options.heartbeat_interval)
                 self._wake.clear()
             except ApiError as exc:
                 if exc.code == 404:

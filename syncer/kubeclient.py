@@ -39,7 +39,7 @@ import orjson
 
 from kcp_edge.apimachinery import errors
 from syncer.kubeconfig import ClientConfig, ConfigError
-from syncer.kubehttp import BearerToken, Connection, ssl_context
+from syncer.kubehttp import BearerToken, Connection, bounded, ssl_context
 
 PatchType = Literal["merge", "json", "strategic"]
 _Headers = list[tuple[str, str]]
@@ -204,8 +204,8 @@ class KubeClient:
         headers = self._headers(body, content_type)
         limit = self._timeout if timeout is None else timeout
         try:
-            code, raw = await asyncio.wait_for(self._exchange(method, target, headers, body), limit)
-        except asyncio.TimeoutError:
+            code, raw = await bounded(self._exchange(method, target, headers, body), limit)
+        except TimeoutError:
             raise ApiError(f"{where}: no answer within {limit:g} s") from None
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(where, exc) from exc
@@ -286,16 +286,14 @@ class KubeClient:
         where = self._where("GET", target)
         headers = self._headers(None, None)
         try:
-            conn, response = await asyncio.wait_for(
-                self._start_watch(target, headers), self._timeout
-            )
-        except asyncio.TimeoutError:
+            conn, response = await bounded(self._start_watch(target, headers), self._timeout)
+        except TimeoutError:
             raise ApiError(f"{where}: no answer within {self._timeout:g} s") from None
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(where, exc) from exc
         try:
             if not 200 <= response.status_code < 300:
-                raw = await asyncio.wait_for(conn.body(), self._timeout)
+                raw = await bounded(conn.body(), self._timeout)
                 raise error_from_response(response.status_code, "GET", raw)
             pending = bytearray()
             while not isinstance(event := await conn.next_event(idle_timeout), h11.EndOfMessage):
@@ -309,7 +307,7 @@ class KubeClient:
                         yield _watch_event(line, where)
             if pending.strip():
                 yield _watch_event(pending, where)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(f"{where}: no data within {idle_timeout or self._timeout:g} s") from None
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(where, exc) from exc

@@ -12,6 +12,11 @@ details stay in one place:
 * `BearerToken`: fixed, or read from ``token_file`` and looked at again when the copy is older
   than 60 s (bound service-account tokens rotate in pods; client-go re-reads them too).
 
+* `bounded`: a time limit on an awaitable that never eats a cancellation. ``asyncio.wait_for``
+  (3.10, 3.11) returns the inner result when the inner awaitable finishes in the same loop step
+  as the caller is cancelled, and the cancellation is lost: a syncer told to stop (SIGTERM, a
+  push engine's ``stop()``) went on with the next request and never stopped.
+
 Failures here are ``OSError`` (``ssl`` errors included) or ``h11.ProtocolError``; the client
 turns them into its `ApiError`.
 """
@@ -22,9 +27,10 @@ import asyncio
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import h11
 
@@ -34,6 +40,26 @@ TOKEN_FILE_MAX_AGE = 60.0
 """Seconds a token read from ``token_file`` is used before the file is looked at again."""
 _READ_SIZE = 65536
 _CLOSE_TIMEOUT = 1.0
+_T = TypeVar("_T")
+
+
+async def bounded(awaitable: Awaitable[_T], seconds: float | None) -> _T:
+    """``await awaitable``, or `TimeoutError` after ``seconds`` (None: no limit); a cancellation
+    of the caller always propagates, and the inner work is cancelled and awaited first."""
+    if seconds is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise TimeoutError
+    return task.result()
 
 
 # --- TLS and credentials ---------------------------------------------------------------------
@@ -131,8 +157,8 @@ class Connection:
     async def close(self) -> None:
         self.writer.close()
         try:
-            await asyncio.wait_for(self.writer.wait_closed(), _CLOSE_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
+            await bounded(self.writer.wait_closed(), _CLOSE_TIMEOUT)
+        except (OSError, TimeoutError):
             self.abort()
 
     def finish_cycle(self) -> bool:
@@ -159,10 +185,7 @@ class Connection:
                     raise ConnectionResetError("the server closed the connection") from None
                 raise
             if event is h11.NEED_DATA:
-                read = self.reader.read(_READ_SIZE)
-                data = await (
-                    read if idle_timeout is None else asyncio.wait_for(read, idle_timeout)
-                )
+                data = await bounded(self.reader.read(_READ_SIZE), idle_timeout)
                 self.http.receive_data(data)
                 continue
             if not isinstance(event, h11.Event) or isinstance(event, h11.ConnectionClosed):
