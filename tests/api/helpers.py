@@ -175,6 +175,58 @@ def server_log(server: KcpServer) -> str:
     return (server.root.parent / "kcp.log").read_text(errors="replace")
 
 
+@pytest.fixture
+def no_server_traceback(shared_kcp: KcpServer) -> Iterator[None]:
+    """Fails the test if the shared server logged a traceback while it ran (an unhandled error
+    behind an answer that may still look right)."""
+    before = len(server_log(shared_kcp))
+    yield
+    assert "Traceback" not in server_log(shared_kcp)[before:]
+
+
+class NamespaceApi:
+    """Raw HTTPS requests against one namespace of the admin kubeconfig's workspace."""
+
+    def __init__(self, server: KcpServer, prefix: str, namespace: str) -> None:
+        self.server = server
+        self.prefix = prefix
+        self.namespace = namespace
+
+    def path(self, resource: str = "configmaps", name: str = "", query: str = "") -> str:
+        """The workspace's path of a core/v1 collection (or object) in the namespace."""
+        path = f"{self.prefix}/api/v1/namespaces/{self.namespace}/{resource}"
+        if name:
+            path += f"/{name}"
+        return path + (f"?{query}" if query else "")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: str | bytes | Iterable[bytes] | None = None,
+        content_type: str | None = None,
+    ) -> Response:
+        """``path`` as given: from `path`, or any server path (``/clusters/*/...``)."""
+        data = body.encode() if isinstance(body, str) else body
+        return https_call(self.server, method, path, data, content_type=content_type or None)
+
+    def names(self, path: str | None = None) -> list[str]:
+        """The names listed at ``path`` (default: the namespace's configmaps)."""
+        resp = self.call("GET", path or self.path())
+        assert resp.status == 200, resp
+        return [item["metadata"]["name"] for item in json.loads(resp.body)["items"]]
+
+    def data(self, name: str) -> Any:
+        resp = self.call("GET", self.path(name=name))
+        assert resp.status == 200, resp
+        return json.loads(resp.body).get("data")
+
+
+@pytest.fixture
+def api(shared_kcp: KcpServer, cluster_path: str, namespace: str) -> NamespaceApi:
+    return NamespaceApi(shared_kcp, cluster_path, namespace)
+
+
 # --- history and compaction --------------------------------------------------------------------
 
 # The shared server compacts every 0.5 s and keeps 200 revisions: 410 writes push any earlier

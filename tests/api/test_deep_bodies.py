@@ -18,10 +18,18 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import cluster_path, https_call, server_log, status_of
-from tests.conftest import KcpServer, Response
+from tests.api.helpers import (
+    NamespaceApi,
+    api,
+    cluster_path,
+    https_call,
+    no_server_traceback,
+    status_of,
+)
+from tests.conftest import Response
 
-__all__ = ["cluster_path"]  # a fixture pytest must find here
+__all__ = ["api", "cluster_path", "no_server_traceback"]  # fixtures pytest must find here
+pytestmark = pytest.mark.usefixtures("no_server_traceback")
 
 LIMIT = 200
 """``nesting.MAX_DEPTH``: levels of nesting kept, the object itself being the first."""
@@ -51,52 +59,14 @@ def expect(resp: Response, code: int, message: str | None = None) -> dict[str, A
     return status
 
 
-@pytest.fixture(autouse=True)
-def _no_traceback_in_the_server_log(shared_kcp: KcpServer) -> Iterator[None]:
-    before = len(server_log(shared_kcp))
-    yield
-    assert "Traceback" not in server_log(shared_kcp)[before:]
-
-
-class Api:
-    """Raw requests in one namespace of the admin kubeconfig's workspace."""
-
-    def __init__(self, server: KcpServer, prefix: str, namespace: str) -> None:
-        self.server = server
-        self.prefix = prefix
-        self.namespace = namespace
-
-    def call(
-        self, method: str, path: str, body: str | bytes | None = None, content_type: str = ""
-    ) -> Response:
-        data = body.encode() if isinstance(body, str) else body
-        return https_call(
-            self.server, method, self.prefix + path, data, content_type=content_type or None
-        )
-
-    def configmaps(self, name: str = "", query: str = "") -> str:
-        path = f"/api/v1/namespaces/{self.namespace}/configmaps" + (f"/{name}" if name else "")
-        return path + (f"?{query}" if query else "")
-
-    def names(self, path: str) -> list[str]:
-        resp = self.call("GET", path)
-        assert resp.status == 200, resp
-        return [item["metadata"]["name"] for item in json.loads(resp.body)["items"]]
-
-
-@pytest.fixture
-def api(shared_kcp: KcpServer, cluster_path: str, namespace: str) -> Api:
-    return Api(shared_kcp, cluster_path, namespace)
-
-
 class Blobs:
     """A CRD whose ``spec`` keeps anything (``x-kubernetes-preserve-unknown-fields``) and whose
     ``pruned`` field keeps only ``x``."""
 
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: NamespaceApi) -> None:
         self.api = api
         self.group = f"t{uuid.uuid4().hex[:8]}.example.com"
-        self.path = f"/apis/{self.group}/v1/namespaces/{api.namespace}/blobs"
+        self.path = f"{api.prefix}/apis/{self.group}/v1/namespaces/{api.namespace}/blobs"
 
     def crd(self) -> dict[str, Any]:
         schema = {
@@ -120,7 +90,7 @@ class Blobs:
         }
 
     def install(self) -> None:
-        crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        crds = f"{self.api.prefix}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         expect(self.api.call("POST", crds, json.dumps(self.crd()), "application/json"), 201)
         deadline = time.monotonic() + 10
         while self.api.call("GET", self.path).status != 200:
@@ -128,7 +98,8 @@ class Blobs:
             time.sleep(0.05)
 
     def remove(self) -> None:
-        crd = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/blobs.{self.group}"
+        crd = f"{self.api.prefix}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        crd += f"/blobs.{self.group}"
         self.api.call("DELETE", crd)
 
     def create(self, name: str, spec_levels: int) -> Response:
@@ -136,7 +107,7 @@ class Blobs:
         return self.api.call("POST", f"{self.path}?fieldManager=deep", body, "application/json")
 
     def get(self, name: str = "", accept: str = "", query: str = "") -> Response:
-        path = f"{self.api.prefix}{self.path}" + (f"/{name}" if name else "")
+        path = self.path + (f"/{name}" if name else "")
         path += f"?{query}" if query else ""
         headers = {"Accept": accept} if accept else None
         return https_call(self.api.server, "GET", path, headers=headers)
@@ -146,7 +117,7 @@ class Blobs:
 
 
 @pytest.fixture
-def blobs(api: Api) -> Iterator[Blobs]:
+def blobs(api: NamespaceApi) -> Iterator[Blobs]:
     kind = Blobs(api)
     kind.install()
     yield kind
@@ -275,55 +246,53 @@ def test_server_side_apply_is_held_to_the_limit(blobs: Blobs) -> None:
 # --- built-in kinds: unknown fields are dropped, whatever their depth ----------------------------
 
 
-def test_unknown_fields_are_dropped_even_past_the_kept_limit(api: Api) -> None:
+def test_unknown_fields_are_dropped_even_past_the_kept_limit(api: NamespaceApi) -> None:
     head = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"u","bogus":1}'
     body = f'{head},"data":{{"k":"v"}},"extra":{chain(1000)}}}'
-    resp = api.call("POST", api.configmaps(), body, "application/json")
+    resp = api.call("POST", api.path(), body, "application/json")
     created = expect(resp, 201)
     assert resp.headers["warning"].startswith('299 - "unknown field ')
     assert "extra" not in created and "bogus" not in created["metadata"]
     assert created["data"] == {"k": "v"}
 
 
-def test_unknown_fields_are_dropped_with_field_validation_ignore(api: Api) -> None:
+def test_unknown_fields_are_dropped_with_field_validation_ignore(api: NamespaceApi) -> None:
     body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"i"},"extra":1}'
-    resp = api.call(
-        "POST", api.configmaps(query="fieldValidation=Ignore"), body, "application/json"
-    )
+    resp = api.call("POST", api.path(query="fieldValidation=Ignore"), body, "application/json")
     assert "extra" not in expect(resp, 201)
     assert "warning" not in resp.headers
 
 
-def test_a_strategic_merge_patch_with_a_deep_unknown_field(api: Api) -> None:
+def test_a_strategic_merge_patch_with_a_deep_unknown_field(api: NamespaceApi) -> None:
     body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"p"}}'
-    expect(api.call("POST", api.configmaps(), body, "application/json"), 201)
+    expect(api.call("POST", api.path(), body, "application/json"), 201)
     smp = "application/strategic-merge-patch+json"
     patched = expect(
-        api.call("PATCH", api.configmaps("p"), f'{{"extra":{chain(LIMIT - 1)}}}', smp), 200
+        api.call("PATCH", api.path(name="p"), f'{{"extra":{chain(LIMIT - 1)}}}', smp), 200
     )
     assert "extra" not in patched
     expect(
-        api.call("PATCH", api.configmaps("p"), f'{{"extra":{chain(LIMIT)}}}', smp),
+        api.call("PATCH", api.path(name="p"), f'{{"extra":{chain(LIMIT)}}}', smp),
         400,
         "invalid character '{' exceeded max depth",
     )
 
 
-def test_json_deeper_than_orjson_reads_is_the_decoders_error(api: Api) -> None:
+def test_json_deeper_than_orjson_reads_is_the_decoders_error(api: NamespaceApi) -> None:
     head = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"o"}'
     body = f'{head},"extra":{chain(1024)}}}'
     expect(
-        api.call("POST", api.configmaps(), body, "application/json"),
+        api.call("POST", api.path(), body, "application/json"),
         400,
         "the object provided is unrecognized (must be of type ConfigMap): couldn't get "
         "version/kind; json parse error: invalid character '{' exceeded max depth "
         '({"apiVersion":"v1","kind":"Con ...)',
     )
-    assert api.names(api.configmaps()) == []
+    assert api.names() == []
 
 
-def test_a_review_is_answered_as_sent_so_it_is_held_to_the_limit(api: Api) -> None:
-    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+def test_a_review_is_answered_as_sent_so_it_is_held_to_the_limit(api: NamespaceApi) -> None:
+    path = f"{api.prefix}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
     head = '{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview"'
     spec = '"spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}'
     ok = f'{head},{spec},"extra":{chain(LIMIT - 1)}}}'
@@ -348,20 +317,20 @@ def block_yaml(name: str, levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_yaml_is_read_to_the_limit(api: Api) -> None:
-    resp = api.call("POST", api.configmaps(), block_yaml("y", LIMIT), "application/yaml")
+def test_yaml_is_read_to_the_limit(api: NamespaceApi) -> None:
+    resp = api.call("POST", api.path(), block_yaml("y", LIMIT), "application/yaml")
     assert "extra" not in expect(resp, 201)
     status = expect(
-        api.call("POST", api.configmaps(), block_yaml("z", LIMIT + 1), "application/yaml"), 400
+        api.call("POST", api.path(), block_yaml("z", LIMIT + 1), "application/yaml"), 400
     )
     assert status["message"].startswith(
         "the object provided is unrecognized (must be of type ConfigMap): "
         f"yaml: line {LIMIT + 5}: exceeded max depth of {LIMIT} ("
     )
-    assert api.names(api.configmaps()) == ["y"]
+    assert api.names() == ["y"]
 
 
-def test_yaml_with_a_few_aliases_and_a_merge_key_is_created(api: Api) -> None:
+def test_yaml_with_a_few_aliases_and_a_merge_key_is_created(api: NamespaceApi) -> None:
     body = """\
 apiVersion: v1
 kind: ConfigMap
@@ -373,7 +342,7 @@ data:
   <<: *labels
   extra: x
 """
-    created = expect(api.call("POST", api.configmaps(), body, "application/yaml"), 201)
+    created = expect(api.call("POST", api.path(), body, "application/yaml"), 201)
     assert created["metadata"]["labels"] == created["metadata"]["annotations"]
     assert created["data"] == {"app": "web", "tier": "front", "extra": "x"}
 
@@ -395,16 +364,16 @@ def aliased(name: str, aliases: int) -> str:
     )
 
 
-def test_an_alias_expansion_just_within_the_budget_is_created(api: Api) -> None:
-    resp = api.call("POST", api.configmaps(), aliased("within", 206), "application/yaml")
+def test_an_alias_expansion_just_within_the_budget_is_created(api: NamespaceApi) -> None:
+    resp = api.call("POST", api.path(), aliased("within", 206), "application/yaml")
     assert "extra" not in expect(resp, 201)
     assert resp.headers["warning"] == '299 - "unknown field \\"extra\\""'
 
 
-def test_an_alias_expansion_just_over_the_budget_is_refused_fast(api: Api) -> None:
+def test_an_alias_expansion_just_over_the_budget_is_refused_fast(api: NamespaceApi) -> None:
     body = aliased("over", 207)
     started = time.monotonic()
-    resp = api.call("POST", api.configmaps(), body, "application/yaml")
+    resp = api.call("POST", api.path(), body, "application/yaml")
     elapsed = time.monotonic() - started
     status = expect(resp, 400)
     assert status["message"] == (
@@ -412,13 +381,13 @@ def test_an_alias_expansion_just_over_the_budget_is_refused_fast(api: Api) -> No
         f"contains excessive aliasing ({body[:30].encode().hex()} ...)"
     )
     assert elapsed < 1.0
-    apply = api.configmaps("over", "fieldManager=deep")
+    apply = api.path(name="over", query="fieldManager=deep")
     expect(
         api.call("PATCH", apply, body, "application/apply-patch+yaml"),
         400,
         "error converting YAML to JSON: yaml: document contains excessive aliasing",
     )
-    assert api.names(api.configmaps()) == []
+    assert api.names() == []
 
 
 @pytest.mark.parametrize(
@@ -428,8 +397,8 @@ def test_an_alias_expansion_just_over_the_budget_is_refused_fast(api: Api) -> No
         pytest.param("a: *x\n", "yaml: unknown anchor 'x' referenced", id="unknown"),
     ],
 )
-def test_broken_aliases_are_go_yamls_errors(api: Api, body: str, message: str) -> None:
-    apply = api.configmaps("broken", "fieldManager=deep")
+def test_broken_aliases_are_go_yamls_errors(api: NamespaceApi, body: str, message: str) -> None:
+    apply = api.path(name="broken", query="fieldManager=deep")
     expect(
         api.call("PATCH", apply, body, "application/apply-patch+yaml"),
         400,
@@ -437,8 +406,8 @@ def test_broken_aliases_are_go_yamls_errors(api: Api, body: str, message: str) -
     )
 
 
-def test_a_later_anchor_replaces_an_earlier_one(api: Api) -> None:
+def test_a_later_anchor_replaces_an_earlier_one(api: NamespaceApi) -> None:
     body = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: again}\n"
     body += "data: {a: &v one, b: *v, c: &v two, d: *v}\n"
-    created = expect(api.call("POST", api.configmaps(), body, "application/yaml"), 201)
+    created = expect(api.call("POST", api.path(), body, "application/yaml"), 201)
     assert created["data"] == {"a": "one", "b": "one", "c": "two", "d": "two"}

@@ -23,10 +23,12 @@ from kubernetes import client
 
 from tests.api.helpers import (
     COMPACTION_WAIT,
+    NamespaceApi,
+    api,
     churn,
     cluster_path,
     https_call,
-    server_log,
+    no_server_traceback,
     status_of,
 )
 from tests.conftest import (
@@ -41,7 +43,8 @@ from tests.conftest import (
     wait_ready,
 )
 
-__all__ = ["cluster_path"]  # a fixture pytest must find here
+__all__ = ["api", "cluster_path", "no_server_traceback"]  # fixtures pytest must find here
+pytestmark = pytest.mark.usefixtures("no_server_traceback")
 
 MIB = 1024 * 1024
 OBJECT_MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
@@ -78,48 +81,6 @@ def expect_status(
     return status
 
 
-@pytest.fixture(autouse=True)
-def _no_traceback_in_the_server_log(shared_kcp: KcpServer) -> Iterator[None]:
-    before = len(server_log(shared_kcp))
-    yield
-    assert "Traceback" not in server_log(shared_kcp)[before:]
-
-
-class Api:
-    """Raw requests against one namespace of the admin kubeconfig's workspace."""
-
-    def __init__(self, server: KcpServer, prefix: str, namespace: str) -> None:
-        self.server = server
-        self.prefix = prefix
-        self.namespace = namespace
-
-    def path(self, resource: str = "configmaps", name: str = "", query: str = "") -> str:
-        path = f"{self.prefix}/api/v1/namespaces/{self.namespace}/{resource}"
-        if name:
-            path += f"/{name}"
-        return path + (f"?{query}" if query else "")
-
-    def call(
-        self, method: str, path: str, body: Any = None, content_type: str | None = None
-    ) -> Response:
-        return https_call(self.server, method, path, body, content_type=content_type)
-
-    def names(self, resource: str = "configmaps") -> list[str]:
-        resp = self.call("GET", self.path(resource))
-        assert resp.status == 200, resp
-        return [item["metadata"]["name"] for item in json.loads(resp.body)["items"]]
-
-    def data(self, name: str) -> Any:
-        resp = self.call("GET", self.path(name=name))
-        assert resp.status == 200, resp
-        return json.loads(resp.body).get("data")
-
-
-@pytest.fixture
-def api(shared_kcp: KcpServer, cluster_path: str, namespace: str) -> Api:
-    return Api(shared_kcp, cluster_path, namespace)
-
-
 # --- bodies ------------------------------------------------------------------------------------
 
 
@@ -135,13 +96,13 @@ def api(shared_kcp: KcpServer, cluster_path: str, namespace: str) -> Api:
         pytest.param(b'\xff\xfe{"apiVersion":"v1"}', id="not-utf-8"),
     ],
 )
-def test_a_malformed_json_body_is_a_bad_request(api: Api, body: bytes) -> None:
+def test_a_malformed_json_body_is_a_bad_request(api: NamespaceApi, body: bytes) -> None:
     resp = api.call("POST", api.path(), body, "application/json")
     expect_status(resp, 400, "BadRequest")
     assert api.names() == []
 
 
-def test_a_malformed_update_leaves_the_object_alone(api: Api) -> None:
+def test_a_malformed_update_leaves_the_object_alone(api: NamespaceApi) -> None:
     assert api.call("POST", api.path(), configmap("keep", data={"k": "v"})).status == 201
     resp = api.call("PUT", api.path(name="keep"), b'{"apiVersion":"v1",', "application/json")
     expect_status(resp, 400, "BadRequest")
@@ -149,7 +110,7 @@ def test_a_malformed_update_leaves_the_object_alone(api: Api) -> None:
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
-def test_a_body_over_3_mib_is_request_entity_too_large(api: Api, framing: str) -> None:
+def test_a_body_over_3_mib_is_request_entity_too_large(api: NamespaceApi, framing: str) -> None:
     body = configmap("big", data={"k": "x" * (3 * MIB)})
     sent: Any = (
         body
@@ -164,7 +125,7 @@ def test_a_body_over_3_mib_is_request_entity_too_large(api: Api, framing: str) -
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
 def test_an_unknown_content_type_is_unsupported_media_type(
-    api: Api, method: str, content_type: str
+    api: NamespaceApi, method: str, content_type: str
 ) -> None:
     assert api.call("POST", api.path(), configmap("there", data={"k": "v"})).status == 201
     path = api.path() if method == "POST" else api.path(name="there")
@@ -180,14 +141,14 @@ def test_an_unknown_content_type_is_unsupported_media_type(
     assert api.data("there") == {"k": "v"}
 
 
-def test_an_unknown_patch_type_is_unsupported_media_type(api: Api) -> None:
+def test_an_unknown_patch_type_is_unsupported_media_type(api: NamespaceApi) -> None:
     assert api.call("POST", api.path(), configmap("p", data={"k": "v"})).status == 201
     resp = api.call("PATCH", api.path(name="p"), b'{"data":{"k":"new"}}', "application/json")
     expect_status(resp, 415, "UnsupportedMediaType")
     assert api.data("p") == {"k": "v"}
 
 
-def test_an_unknown_patch_type_lists_the_accepted_patch_types(api: Api) -> None:
+def test_an_unknown_patch_type_lists_the_accepted_patch_types(api: NamespaceApi) -> None:
     assert api.call("POST", api.path(), configmap("p", data={"k": "v"})).status == 201
     resp = api.call("PATCH", api.path(name="p"), b'{"data":{"k":"new"}}', "text/plain")
     expect_status(
@@ -207,7 +168,9 @@ WRONG_TYPES = [
 
 
 @pytest.mark.parametrize("type_meta", WRONG_TYPES)
-def test_a_wrong_api_version_or_kind_is_a_bad_request(api: Api, type_meta: dict[str, Any]) -> None:
+def test_a_wrong_api_version_or_kind_is_a_bad_request(
+    api: NamespaceApi, type_meta: dict[str, Any]
+) -> None:
     body = json.dumps({**type_meta, "metadata": {"name": "wrong"}}).encode()
     expect_status(api.call("POST", api.path(), body, "application/json"), 400, "BadRequest")
     assert api.names() == []
@@ -229,7 +192,7 @@ def test_a_wrong_api_version_or_kind_is_a_bad_request(api: Api, type_meta: dict[
     ids=["unknown-version", "other-kind"],
 )
 def test_a_wrong_api_version_or_kind_message(
-    api: Api, type_meta: dict[str, Any], prefix: str
+    api: NamespaceApi, type_meta: dict[str, Any], prefix: str
 ) -> None:
     body = json.dumps({**type_meta, "metadata": {"name": "wrong"}}).encode()
     status = expect_status(
@@ -238,7 +201,7 @@ def test_a_wrong_api_version_or_kind_message(
     assert status["message"].startswith(prefix)
 
 
-def test_a_name_that_differs_from_the_url_on_update(api: Api) -> None:
+def test_a_name_that_differs_from_the_url_on_update(api: NamespaceApi) -> None:
     assert api.call("POST", api.path(), configmap("a", data={"k": "v"})).status == 201
     resp = api.call("PUT", api.path(name="a"), configmap("b", data={"k": "new"}))
     expect_status(
@@ -249,7 +212,7 @@ def test_a_name_that_differs_from_the_url_on_update(api: Api) -> None:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_a_namespace_that_differs_from_the_url(api: Api, method: str) -> None:
+def test_a_namespace_that_differs_from_the_url(api: NamespaceApi, method: str) -> None:
     assert api.call("POST", api.path(), configmap("a", data={"k": "v"})).status == 201
     body = json.dumps(
         {
@@ -270,7 +233,7 @@ def test_a_namespace_that_differs_from_the_url(api: Api, method: str) -> None:
     assert api.data("a") == {"k": "v"}
 
 
-def test_a_deeply_nested_body_is_a_bad_request(api: Api) -> None:
+def test_a_deeply_nested_body_is_a_bad_request(api: NamespaceApi) -> None:
     nested = '{"a":' * 200 + "1" + "}" * 200
     head = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"}'
     body = f'{head},"data":{{"k":{nested}}}}}'
@@ -279,7 +242,7 @@ def test_a_deeply_nested_body_is_a_bad_request(api: Api) -> None:
     assert api.names() == []
 
 
-def test_a_deeply_nested_unknown_field_is_dropped_with_a_warning(api: Api) -> None:
+def test_a_deeply_nested_unknown_field_is_dropped_with_a_warning(api: NamespaceApi) -> None:
     nested = '{"a":' * 200 + "1" + "}" * 200
     head = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"}'
     body = f'{head},"extra":{nested}}}'
@@ -306,7 +269,7 @@ a8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]
 """
 
 
-def test_yaml_with_exponential_aliases_is_a_bad_request(api: Api) -> None:
+def test_yaml_with_exponential_aliases_is_a_bad_request(api: NamespaceApi) -> None:
     resp = api.call("POST", api.path(), BILLION_LAUGHS.encode(), "application/yaml")
     status = expect_status(resp, 400, "BadRequest")
     assert status["message"].startswith(
@@ -316,7 +279,7 @@ def test_yaml_with_exponential_aliases_is_a_bad_request(api: Api) -> None:
     assert api.names() == []
 
 
-def test_yaml_with_a_plain_alias_is_created(api: Api) -> None:
+def test_yaml_with_a_plain_alias_is_created(api: NamespaceApi) -> None:
     body = (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aliased\n"
         "data:\n  a: &v hello\n  b: *v\n"
@@ -337,12 +300,14 @@ def test_yaml_with_a_plain_alias_is_created(api: Api) -> None:
         ("a=b c", "found 'c', expected: ',' or 'end of string'"),
     ],
 )
-def test_an_invalid_label_selector_is_a_bad_request(api: Api, selector: str, message: str) -> None:
+def test_an_invalid_label_selector_is_a_bad_request(
+    api: NamespaceApi, selector: str, message: str
+) -> None:
     resp = api.call("GET", api.path(query=f"labelSelector={quote(selector)}"))
     expect_status(resp, 400, "BadRequest", message)
 
 
-def test_an_invalid_label_selector_message(api: Api) -> None:
+def test_an_invalid_label_selector_message(api: NamespaceApi) -> None:
     resp = api.call("GET", api.path(query="labelSelector=a%20b"))
     expect_status(
         resp,
@@ -370,7 +335,7 @@ def test_an_invalid_label_selector_message(api: Api) -> None:
     ],
 )
 def test_an_unsupported_field_selector_is_a_bad_request(
-    api: Api, resource: str, selector: str, message: str
+    api: NamespaceApi, resource: str, selector: str, message: str
 ) -> None:
     resp = api.call("GET", api.path(resource, query=f"fieldSelector={quote(selector)}"))
     expect_status(resp, 400, "BadRequest", message)
@@ -386,13 +351,13 @@ def test_an_unsupported_field_selector_is_a_bad_request(
         "watch=true&timeoutSeconds=abc",
     ],
 )
-def test_an_invalid_list_parameter_is_a_bad_request(api: Api, query: str) -> None:
+def test_an_invalid_list_parameter_is_a_bad_request(api: NamespaceApi, query: str) -> None:
     # A real kube-apiserver answers 500 to an unparsable resourceVersion
     # (kubernetes/kubernetes#139485); issue 3 asks for no 500 on malformed input, so 400 here.
     expect_status(api.call("GET", api.path(query=query)), 400, "BadRequest")
 
 
-def test_an_invalid_timeout_on_a_list_is_a_bad_request(api: Api) -> None:
+def test_an_invalid_timeout_on_a_list_is_a_bad_request(api: NamespaceApi) -> None:
     expect_status(api.call("GET", api.path(query="timeoutSeconds=abc")), 400, "BadRequest")
 
 
@@ -412,7 +377,7 @@ def test_an_invalid_timeout_on_a_list_is_a_bad_request(api: Api) -> None:
     ],
     ids=["match-without-version", "initial-events-on-list"],
 )
-def test_invalid_list_options_are_invalid(api: Api, query: str, message: str) -> None:
+def test_invalid_list_options_are_invalid(api: NamespaceApi, query: str, message: str) -> None:
     expect_status(api.call("GET", api.path(query=query)), 422, "Invalid", message)
 
 
@@ -436,7 +401,7 @@ def compacted(
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     try:
-        api = Api(shared_kcp, cluster_path, name)
+        api = NamespaceApi(shared_kcp, cluster_path, name)
         for cm in ("a", "b", "c"):
             assert api.call("POST", api.path(), configmap(cm)).status == 201
         page = json.loads(api.call("GET", api.path(query="limit=1")).body)
@@ -450,7 +415,7 @@ def compacted(
 def test_an_expired_continue_token_is_gone(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:
-    api = Api(shared_kcp, cluster_path, compacted.namespace)
+    api = NamespaceApi(shared_kcp, cluster_path, compacted.namespace)
     resp = api.call("GET", api.path(query=f"limit=1&continue={quote(compacted.token)}"))
     expect_status(resp, 410, "Expired", CONTINUE_EXPIRED)
 
@@ -458,7 +423,7 @@ def test_an_expired_continue_token_is_gone(
 def test_an_expired_continue_token_answer_carries_a_new_token(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:
-    api = Api(shared_kcp, cluster_path, compacted.namespace)
+    api = NamespaceApi(shared_kcp, cluster_path, compacted.namespace)
     resp = api.call("GET", api.path(query=f"limit=1&continue={quote(compacted.token)}"))
     token = expect_status(resp, 410, "Expired")["metadata"].get("continue")
     assert token
@@ -470,7 +435,7 @@ def test_an_expired_continue_token_answer_carries_a_new_token(
 def test_a_watch_from_a_compacted_version_is_an_error_event(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:
-    api = Api(shared_kcp, cluster_path, compacted.namespace)
+    api = NamespaceApi(shared_kcp, cluster_path, compacted.namespace)
     query = f"watch=true&resourceVersion={compacted.version}&timeoutSeconds=5"
     resp = api.call("GET", api.path(query=query))
     assert resp.status == 200, resp
@@ -485,7 +450,7 @@ def test_a_watch_from_a_compacted_version_is_an_error_event(
 def test_an_exact_list_at_a_compacted_version_is_gone(
     shared_kcp: KcpServer, cluster_path: str, compacted: Compacted
 ) -> None:
-    api = Api(shared_kcp, cluster_path, compacted.namespace)
+    api = NamespaceApi(shared_kcp, cluster_path, compacted.namespace)
     query = f"resourceVersion={compacted.version}&resourceVersionMatch=Exact"
     expect_status(
         api.call("GET", api.path(query=query)),
@@ -516,7 +481,7 @@ def test_an_invalid_logical_cluster_name_is_a_bad_request(shared_kcp: KcpServer)
     ids=["namespaces", "configmaps"],
 )
 def test_writes_through_the_wildcard_cluster_are_not_allowed(
-    api: Api, path: str, resource: str
+    api: NamespaceApi, path: str, resource: str
 ) -> None:
     body = (
         json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "wild"}}).encode()
@@ -541,7 +506,7 @@ def test_writes_through_the_wildcard_cluster_are_not_allowed(
 @pytest.mark.parametrize(
     "case", ["name-mismatch", "too-large", "media-type", "wildcard-create", "bad-cluster"]
 )
-def test_error_bodies_are_exactly_the_apiservers(api: Api, case: str) -> None:
+def test_error_bodies_are_exactly_the_apiservers(api: NamespaceApi, case: str) -> None:
     def failure(code: int, reason: str, message: str, **extra: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
             "kind": "Status",
