@@ -80,20 +80,23 @@ def ssl_context(config: ClientConfig) -> ssl.SSLContext:
     if config.client_cert_pem is not None:
         if config.client_key_pem is None:
             raise ConfigError(f"server {config.server}: a client certificate without its key")
-        _load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
+        try:
+            load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"cannot load the client certificate and key: {exc}") from None
     return context
 
 
-def _load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
-    with tempfile.TemporaryDirectory(prefix="kcp-syncer-") as tmp:  # mode 0700
+def load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Load a client certificate and key given as PEM bytes: ``ssl`` reads them from files
+    only, so they pass through a private (0700) temporary directory, removed at once. Raises
+    ``ssl.SSLError`` for a bad pair (the kubectl plugins share this)."""
+    with tempfile.TemporaryDirectory(prefix="kcp-edge-") as tmp:
         cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
         cert_file.write_bytes(cert_pem)
         key_file.touch(mode=0o600)
         key_file.write_bytes(key_pem)
-        try:
-            context.load_cert_chain(cert_file, key_file)
-        except ssl.SSLError as exc:
-            raise ConfigError(f"cannot load the client certificate and key: {exc}") from None
+        context.load_cert_chain(cert_file, key_file)
 
 
 class BearerToken:

@@ -25,15 +25,14 @@ import base64
 import http.client
 import json
 import ssl
-import tempfile
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kcp_edge.apimachinery import errors
 from kcp_edge.version import __version__
+from syncer.kubehttp import load_client_certificate
 
 USER_AGENT = f"kubectl-ws/{__version__} (kcp-edge)"
 DEFAULT_TIMEOUT = 30.0
@@ -76,21 +75,11 @@ def ssl_context(config: ClientConfig) -> ssl.SSLContext:
     if config.client_cert_pem is not None:
         if config.client_key_pem is None:
             raise RestError("client-certificate given without client-key")
-        _load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
-    return context
-
-
-def _load_client_certificate(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
-    # ssl reads certificates from files only; the directory is private (0700) and short-lived.
-    with tempfile.TemporaryDirectory(prefix="kcp-ws-") as tmp:
-        cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
-        cert_file.write_bytes(cert_pem)
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(key_pem)
         try:
-            context.load_cert_chain(cert_file, key_file)
+            load_client_certificate(context, config.client_cert_pem, config.client_key_pem)
         except ssl.SSLError as exc:
             raise RestError(f"unable to load the client certificate and key: {exc}") from None
+    return context
 
 
 class RestClient:
